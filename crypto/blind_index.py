@@ -1,0 +1,20 @@
+"""Blind index of a phone number: equal within one customer, unlinkable across them."""
+
+import hashlib
+
+from .phone import E164_PATTERN
+
+BLIND_INDEX_SIZE = 32
+INDEX_KEY_SIZE = 32
+_PERSON = b"recstore-bidx-v1"  # BLAKE2b personalisation, exactly 16 bytes
+
+
+def blind_index(index_key: bytes, e164: str) -> bytes:
+    """Keyed BLAKE2b-256 of a normalised number (use normalize_phone first)."""
+    if not isinstance(index_key, bytes) or len(index_key) != INDEX_KEY_SIZE:
+        raise ValueError(f"index key must be {INDEX_KEY_SIZE} bytes")
+    if not E164_PATTERN.fullmatch(e164):
+        raise ValueError("number must be normalised E.164, e.g. '+46701234567'")
+    return hashlib.blake2b(
+        e164.encode("ascii"), digest_size=BLIND_INDEX_SIZE, key=index_key, person=_PERSON
+    ).digest()
