@@ -116,7 +116,7 @@ def test_encryptor_holds_back_at_most_one_chunk() -> None:
     assert enc.update(bytes(CHUNK_SIZE)) == b""  # might still be the final chunk
     assert len(enc.update(b"x")) == CIPHER_CHUNK_SIZE
     assert len(enc.update(bytes(5 * CHUNK_SIZE))) == 5 * CIPHER_CHUNK_SIZE
-    assert len(enc._buffer) == 1
+    assert enc._buffer.size == 1
     assert len(enc.finalize()) == 1 + TAG_SIZE
 
 
@@ -266,3 +266,26 @@ def test_decryptor_with_stored_size_rejects_shorter_claimed_size() -> None:
     returned, error = decrypt_chunkwise(encrypt()[:chunk_offset(2)], size=2 * CHUNK_SIZE)
     assert isinstance(error, CryptoError)
     assert returned == PLAINTEXT[:CHUNK_SIZE]
+
+
+def test_caller_reusing_its_buffer_after_update_does_not_corrupt() -> None:
+    enc = StreamEncryptor(KEY, customer_id=CUSTOMER, recording_id=RECORDING)
+    reused = bytearray(PLAINTEXT[:1000])
+    parts = [enc.header, enc.update(reused)]
+    reused[:] = bytes(1000)
+    parts.append(enc.update(memoryview(bytearray(PLAINTEXT[1000:2000]))))
+    parts.append(enc.finalize())
+    assert crypto.decrypt_audio(KEY, b"".join(parts), customer_id=CUSTOMER,
+                                recording_id=RECORDING) == PLAINTEXT[:2000]
+
+
+def test_decryptor_copes_with_reused_caller_buffer() -> None:
+    c = encrypt(PLAINTEXT[:CHUNK_SIZE + 10])
+    dec = StreamDecryptor(KEY, c[:HEADER_SIZE], customer_id=CUSTOMER, recording_id=RECORDING,
+                          plaintext_size=CHUNK_SIZE + 10)
+    reused = bytearray(c[HEADER_SIZE:HEADER_SIZE + 100])
+    out = dec.update(reused)
+    reused[:] = bytes(100)
+    out += dec.update(bytearray(c[HEADER_SIZE + 100:]))
+    dec.finalize()
+    assert out == PLAINTEXT[:CHUNK_SIZE + 10]

@@ -33,7 +33,7 @@ def encrypt_in_pieces(plaintext: bytes, cuts: list[int]) -> bytes:
     out = [enc.header]
     for piece in pieces(plaintext, cuts):
         out.append(enc.update(piece))
-        assert len(enc._buffer) <= CHUNK_SIZE
+        assert enc._buffer.size <= CHUNK_SIZE
     out.append(enc.finalize())
     return b"".join(out)
 
