@@ -1,0 +1,15 @@
+"""Typed application keys: the one place handlers find shared resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from recstore.auth import Principal
+from recstore.services import Services
+
+services_key = web.AppKey("services", Services)
+openapi_key = web.AppKey("openapi", dict[str, Any])
+principal_key = web.RequestKey("principal", Principal)
+streaming_started_key = web.RequestKey("streaming_started", bool)

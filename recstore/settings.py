@@ -1,0 +1,82 @@
+"""Service configuration from RECSTORE_* environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Regions whose data centres are inside the EU. London (eu-west-2) and Zurich
+# (eu-central-2) are in Europe but outside the EU, so they are deliberately absent.
+EU_REGIONS = frozenset(
+    {"eu-north-1", "eu-west-1", "eu-west-3", "eu-central-1", "eu-south-1", "eu-south-2"}
+)
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECSTORE_", extra="ignore", frozen=True)
+
+    database_url: SecretStr
+    s3_endpoint: str
+    s3_access_key: SecretStr
+    s3_secret_key: SecretStr
+    s3_bucket: str = "recstore"
+    s3_region: str = "eu-north-1"
+
+    master_keys: SecretStr | None = None
+    master_keys_file: Path | None = None
+    epoch_keys_file: Path
+
+    jwt_private_key_file: Path
+    jwt_issuer: str = "recstore"
+    jwt_audience: str = "recstore-api"
+    jwt_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_base_url: str | None = None
+
+    max_upload_bytes: int = Field(default=512 * MIB, ge=1)
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("s3_region")
+    @classmethod
+    def _region_in_eu(cls, region: str) -> str:
+        if region not in EU_REGIONS:
+            allowed = ", ".join(sorted(EU_REGIONS))
+            raise ValueError(f"region {region!r} is not an EU region (allowed: {allowed})")
+        return region
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, endpoint: str) -> str:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return endpoint.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_master_key_source(self) -> Settings:
+        if (self.master_keys is None) == (self.master_keys_file is None):
+            raise ValueError("set exactly one of RECSTORE_MASTER_KEYS or RECSTORE_MASTER_KEYS_FILE")
+        return self
+
+    def master_keys_text(self) -> str:
+        if self.master_keys is not None:
+            return self.master_keys.get_secret_value()
+        assert self.master_keys_file is not None
+        return self.master_keys_file.read_text().strip()
+
+
+def settings_field_env_names() -> set[str]:
+    """Every environment variable name the settings read (docker-compose is checked against it)."""
+    return {f"RECSTORE_{name.upper()}" for name in Settings.model_fields}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
