@@ -1,0 +1,71 @@
+"""One middleware turns every error into RFC 9457 problem+json; nothing else leaks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from recstore.appkeys import services_key, streaming_started_key
+from recstore.errors import RangeNotSatisfiable, RecstoreError, TooManyRequests, Unavailable
+from recstore.object_store import ObjectStoreError
+
+log = logging.getLogger("recstore.api")
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None
+            ) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.Response(status=status, text=json.dumps(body), headers=headers,
+                        content_type="application/problem+json")
+
+
+def _route_label(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    metrics = request.app[services_key].metrics
+    started = time.perf_counter()
+    try:
+        response: web.StreamResponse = await handler(request)
+    except Exception:
+        if request.get(streaming_started_key):
+            log.exception("stream aborted", extra={"route": _route_label(request)})
+            raise  # headers are out: aiohttp closes the connection, the client sees truncation
+        response = _problem_for(request)
+    route = _route_label(request)
+    metrics.http_requests.labels(request.method, route, str(response.status)).inc()
+    metrics.http_latency.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def _problem_for(request: web.Request) -> web.Response:
+    """Called inside an `except` block: renders the error being handled."""
+    try:
+        raise
+    except RecstoreError as exc:
+        headers = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="recstore"'
+        if isinstance(exc, TooManyRequests):
+            headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, RangeNotSatisfiable):
+            headers["Content-Range"] = f"bytes */{exc.size}"
+        return problem(exc.status, exc.title, exc.detail, headers)
+    except ObjectStoreError:
+        log.exception("object store failure")
+        return problem(503, Unavailable.title, "storage is unavailable, try again")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem(exc.status, exc.reason, exc.reason,
+                       {k: v for k, v in exc.headers.items() if k == "Allow"})
+    except Exception:
+        log.exception("unhandled error", extra={"route": _route_label(request)})
+        return problem(500, "Internal error", "an unexpected error occurred")

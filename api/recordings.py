@@ -1,0 +1,108 @@
+"""Customer recording routes: list, read, stream audio (with Range)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from api.models import Recording, RecordingListQuery, RecordingPage
+from api.parsing import parse_query, path_uuid
+from api.security import customer_of
+from crypto import CustomerKeyPair, blind_index, normalize_phone
+from recstore import audit
+from recstore.appkeys import services_key, streaming_started_key
+from recstore.customers import customer_row, customer_secrets
+from recstore.errors import Invalid
+from recstore.recordings import (
+    AudioSlice,
+    KeyPairCache,
+    choose_slice,
+    customer_view,
+    decrypt_audio,
+    get_row,
+    list_page,
+)
+from recstore.services import Services
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    svc, who = request.app[services_key], customer_of(request)
+    query = parse_query(request, RecordingListQuery)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        caller_index = None
+        if query.caller is not None:
+            try:
+                number = normalize_phone(query.caller)
+            except ValueError:
+                raise Invalid("caller is not a phone number") from None
+            index_key = customer_secrets(svc.keys, await customer_row(conn, who.customer_id)).index_key
+            caller_index = blind_index(index_key, number)
+        page = await list_page(conn, who.customer_id, limit=query.limit, cursor=query.cursor,
+                               since=query.since, until=query.until, caller_index=caller_index)
+        pairs = KeyPairCache(conn, svc.keys, who.customer_id)
+        items = [Recording.model_validate(await customer_view(row, pairs)) for row in page.rows]
+    out = RecordingPage(items=items, next_cursor=page.next_cursor)
+    return web.json_response(out.model_dump(mode="json"))
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    svc, who = request.app[services_key], customer_of(request)
+    recording_id = path_uuid(request, "id")
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        row = await get_row(conn, who.customer_id, recording_id)
+        view = await customer_view(row, KeyPairCache(conn, svc.keys, who.customer_id))
+        await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
+                           action="recording.metadata_read", recording_id=recording_id)
+    return web.json_response(Recording.model_validate(view).model_dump(mode="json"))
+
+
+async def get_audio(request: web.Request) -> web.StreamResponse:
+    svc, who = request.app[services_key], customer_of(request)
+    recording_id = path_uuid(request, "id")
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        row = await get_row(conn, who.customer_id, recording_id)
+        pair = await svc.keys.keypair(conn, who.customer_id, row["epoch"])
+        chosen = choose_slice(int(row["size_bytes"]), _requested_range(request))
+        await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
+                           action="recording.audio_read", recording_id=recording_id)
+    return await stream_audio(request, svc, row, pair, chosen)
+
+
+def _requested_range(request: web.Request) -> slice | None:
+    try:
+        return request.http_range if "Range" in request.headers else None
+    except ValueError:
+        return None  # RFC 9110: an unparseable Range is ignored, the whole body is sent
+
+
+async def stream_audio(
+    request: web.Request,
+    svc: Services,
+    row: asyncpg.Record,
+    pair: CustomerKeyPair,
+    chosen: AudioSlice,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=206 if chosen.partial else 200)
+    response.content_type = row["content_type"]
+    response.content_length = chosen.length
+    response.headers["Accept-Ranges"] = "bytes"
+    response.headers["ETag"] = f'"{bytes(row["sha256"]).hex()}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    if chosen.partial:
+        response.headers["Content-Range"] = f"bytes {chosen.start}-{chosen.end}/{chosen.total}"
+    pieces = decrypt_audio(svc.store, row, pair, chosen, still_allowed=still_allowed)
+    first = await anext(pieces, b"")  # fail before the status line if the object is broken
+    await response.prepare(request)
+    request[streaming_started_key] = True  # from here an error can only cut the connection
+    if first:
+        await response.write(first)
+    async for piece in pieces:
+        await response.write(piece)
+    await response.write_eof()
+    return response

@@ -1,0 +1,41 @@
+"""Every HTTP route of recstore, declared once (router and OpenAPI come from here)."""
+
+from __future__ import annotations
+
+from api import auth_routes, health, recordings, webhooks
+from api.models import (
+    Health,
+    LoginRequest,
+    Readiness,
+    Recording,
+    RecordingListQuery,
+    RecordingPage,
+    TokenResponse,
+    UploadCreated,
+)
+from api.security import CUSTOMER_ROLES
+from api.spec import Operation
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", "/healthz", health.healthz, "Process is up", "operations", response=Health),
+    Operation("GET", "/readyz", health.readyz, "Database and object store reachable",
+              "operations", response=Readiness, extra_responses={503: "Not ready"}),
+    Operation("GET", "/metrics", health.metrics, "Prometheus metrics", "operations",
+              response_content="text/plain"),
+    Operation("GET", "/api/openapi.json", health.openapi, "This document", "operations"),
+    Operation("POST", "/api/v1/auth/login", auth_routes.login_handler, "Log in", "auth",
+              body=LoginRequest, response=TokenResponse, errors=(401, 422)),
+    Operation("GET", "/api/v1/recordings", recordings.list_recordings,
+              "List recordings, newest first", "recordings", roles=CUSTOMER_ROLES,
+              query=RecordingListQuery, response=RecordingPage, errors=(422,)),
+    Operation("GET", "/api/v1/recordings/{id}", recordings.get_recording, "One recording",
+              "recordings", roles=CUSTOMER_ROLES, response=Recording, errors=(404,)),
+    Operation("GET", "/api/v1/recordings/{id}/audio", recordings.get_audio,
+              "The original audio (supports Range)", "recordings", roles=CUSTOMER_ROLES,
+              response_content="audio/*", errors=(404, 416),
+              extra_responses={206: "Partial content"}),
+    Operation("POST", "/webhooks/upload/{customer_id}", webhooks.upload_webhook,
+              "Signed direct upload of a recording", "webhooks", body_content="audio/*",
+              response=UploadCreated, status=201, errors=(401, 413, 415, 422),
+              extra_responses={200: "Already stored (same Idempotency-Key)"}),
+]

@@ -1,0 +1,55 @@
+"""Bearer-token authentication and role checks, applied per route from its declaration."""
+
+from __future__ import annotations
+
+import functools
+
+from aiohttp import web
+
+from api.spec import Handler
+from recstore.appkeys import principal_key, services_key
+from recstore.auth import Principal, principal_for
+from recstore.errors import Forbidden, Unauthorized
+
+CUSTOMER_ROLES = frozenset({"customer_admin", "customer_user"})
+CUSTOMER_ADMIN = frozenset({"customer_admin"})
+STAFF_ROLES = frozenset({"staff"})
+
+
+def bearer_token(request: web.Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required")
+    return token.strip()
+
+
+def requires(roles: frozenset[str], handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        svc = request.app[services_key]
+        try:
+            claims = svc.tokens.verify(bearer_token(request))
+            async with svc.pool.acquire() as conn:
+                principal = await principal_for(conn, claims)
+        except Unauthorized:
+            svc.metrics.access_denied.labels("unauthenticated").inc()
+            raise
+        if principal.role not in roles:
+            svc.metrics.access_denied.labels("role").inc()
+            raise Forbidden("this role may not use this route")
+        request[principal_key] = principal
+        return await handler(request)
+
+    return guarded
+
+
+def principal(request: web.Request) -> Principal:
+    found: Principal = request[principal_key]
+    return found
+
+
+def customer_of(request: web.Request) -> Principal:
+    """The principal, known to belong to a customer (customer routes only)."""
+    found = principal(request)
+    assert found.customer_id is not None
+    return found

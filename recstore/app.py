@@ -1,0 +1,46 @@
+"""The aiohttp application factory: resources live in cleanup contexts, routes come from
+api.routes, and one middleware renders errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api.problem import problem_middleware
+from api.routes import OPERATIONS
+from api.security import requires
+from api.spec import build_openapi
+from recstore import __version__
+from recstore.appkeys import openapi_key, services_key
+from recstore.services import Services, open_services
+from recstore.settings import Settings
+
+# Twice the chunk size aiohttp reads by default, enough for JSON; uploads are streamed.
+CLIENT_MAX_SIZE = 1024 * 1024
+
+
+def _add_routes(app: web.Application) -> None:
+    for op in OPERATIONS:
+        handler = op.handler if op.roles is None else requires(op.roles, op.handler)
+        app.router.add_route(op.method, op.path, handler, name=op.operation_id)
+    app[openapi_key] = build_openapi(OPERATIONS, version=__version__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None
+               ) -> web.Application:
+    """Either `settings` (the app opens its own pool etc.) or ready `services` (tests, `up`)."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=CLIENT_MAX_SIZE)
+    if services is not None:
+        app[services_key] = services
+    else:
+        assert settings is not None
+
+        async def resources(app: web.Application) -> AsyncIterator[None]:
+            async with open_services(settings) as svc:
+                app[services_key] = svc
+                yield
+
+        app.cleanup_ctx.append(resources)
+    _add_routes(app)
+    return app
