@@ -1,0 +1,65 @@
+"""`recstore doctor`: every dependency checked, each with a plain verdict."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import asyncpg
+
+from crypto import MasterKeyring
+from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS, check_bucket_region
+from recstore.db import available_migrations
+from recstore.services import object_store_for
+from recstore.settings import Settings
+
+
+async def run_checks(settings: Settings) -> dict[str, Any]:
+    checks: dict[str, dict[str, Any]] = {}
+
+    try:
+        conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
+        try:
+            applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        finally:
+            await conn.close()
+        pending = [name for version, name, _ in available_migrations() if version not in applied]
+        checks["database"] = {"ok": not pending, "pending_migrations": pending}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+
+    store = object_store_for(settings)
+    try:
+        await store.ping()
+        location = await check_bucket_region(store)
+        checks["object_store"] = {"ok": True, "bucket": settings.s3_bucket}
+        checks["region"] = {
+            "ok": True, "configured": settings.s3_region, "reported": location,
+            "note": None if location else
+            "the object store reports no bucket region (SeaweedFS does not); the configured "
+            "region is in the EU allow-list but cannot be proven by the store itself",
+        }
+    except Exception as exc:
+        checks["object_store"] = {"ok": False, "error": str(exc)[:200]}
+        checks["region"] = {"ok": False, "configured": settings.s3_region}
+
+    try:
+        days = await store.expiry_backstop_days()
+        checks["lifecycle_backstop"] = {"ok": days == LIFECYCLE_BACKSTOP_DAYS, "days": days,
+                                        "expected_days": LIFECYCLE_BACKSTOP_DAYS}
+    except Exception as exc:
+        checks["lifecycle_backstop"] = {"ok": False, "error": str(exc)[:200]}
+    try:
+        keyring = MasterKeyring.parse(settings.master_keys_text())
+        checks["keys"] = {"ok": True, "master_key_ids": keyring.key_ids(),
+                          "current": keyring.current_id,
+                          "jwt_key_present": settings.jwt_private_key_file.exists()}
+    except (OSError, ValueError) as exc:
+        checks["keys"] = {"ok": False, "error": type(exc).__name__}
+
+    from recstore.audio import ensure_ffmpeg_on_path
+
+    ensure_ffmpeg_on_path()
+    tools = {tool: shutil.which(tool) for tool in ("ffmpeg", "ffprobe")}
+    checks["ffmpeg"] = {"ok": all(tools.values()), **tools}
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}

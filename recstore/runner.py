@@ -1,0 +1,101 @@
+"""Running processes: the API server and the background loops, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from recstore import janitor, retention
+from recstore.app import create_app
+from recstore.bootstrap import check_bucket_region
+from recstore.db import available_migrations
+from recstore.errors import RecstoreError
+from recstore.logging_setup import configure
+from recstore.services import Services, open_services
+from recstore.settings import Settings
+
+log = logging.getLogger("recstore.runner")
+RETENTION_INTERVAL_SECONDS = 60.0
+
+
+class NotMigrated(RecstoreError):
+    title = "Database schema is not up to date"
+
+
+async def require_schema(settings: Settings) -> None:
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    except asyncpg.UndefinedTableError:
+        applied = set()
+    finally:
+        await conn.close()
+    if any(version not in applied for version, _, _ in available_migrations()):
+        raise NotMigrated("run `recstore migrate` first")
+
+
+async def maintenance_loop(svc: Services, stop: asyncio.Event,
+                           interval: float = RETENTION_INTERVAL_SECONDS) -> None:
+    """Retention and janitor passes; a failed pass is logged and retried next interval."""
+    while not stop.is_set():
+        try:
+            await retention.run_pass(svc.pool, svc.store)
+            age = await retention.oldest_live_age_seconds(svc.pool)
+            svc.metrics.oldest_recording_age.set(age or 0)
+            await janitor.run(svc.pool, svc.store)
+        except Exception:
+            log.exception("maintenance pass failed; retrying next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_services(svc: Services, *, api: bool, worker: bool, host: str, port: int,
+                       stop: asyncio.Event,
+                       on_ready: Callable[[str], Awaitable[None]] | None = None) -> None:
+    runner: web.AppRunner | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        url = ""
+        if api:
+            runner = web.AppRunner(create_app(services=svc), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            bound = runner.addresses[0]
+            url = f"http://{bound[0]}:{bound[1]}"
+            log.info("serving", extra={"url": url})
+        if worker:
+            tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
+        if on_ready is not None:
+            await on_ready(url)
+        await stop.wait()
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
+    configure(settings.log_level, json=settings.log_json)
+    await require_schema(settings)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_services(settings) as svc:
+        await check_bucket_region(svc.store)
+        await run_services(svc, api=api, worker=worker, host=settings.host, port=settings.port,
+                           stop=stop)
