@@ -1,0 +1,119 @@
+"""Real PostgreSQL and S3 for the whole session; a fresh database and bucket per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from crypto import MasterKeyring
+from recstore.app import create_app
+from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
+from recstore.db import migrate
+from recstore.embedded import EmbeddedStack, StackInfo
+from recstore.services import Services, open_services
+from recstore.settings import Settings
+from recstore.tokens import generate_private_key_file
+
+TEMPLATE_DB = "recstore_template"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"))
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def _dsn(info: StackInfo, database: str) -> str:
+    from recstore.embedded import create_database  # noqa: F401  (keeps the helper exercised)
+
+    base, _, query = info.database_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+async def template_database(stack: StackInfo) -> str:
+    admin = await asyncpg.connect(stack.database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(_dsn(stack, TEMPLATE_DB))
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+async def database_url(stack: StackInfo, template_database: str) -> AsyncIterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await admin.close()
+    yield _dsn(stack, name)
+    admin = await asyncpg.connect(stack.database_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def jwt_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("jwt") / "jwt.pem"
+    generate_private_key_file(path)
+    return path
+
+
+@pytest.fixture
+def make_settings(stack: StackInfo, database_url: str, jwt_key_file: Path,
+                  tmp_path: Path) -> Any:
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    master = MasterKeyring.generate_entry("test-1")
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url, "s3_endpoint": stack.s3_endpoint,
+            "s3_access_key": stack.s3_access_key, "s3_secret_key": stack.s3_secret_key,
+            "s3_bucket": bucket, "s3_region": "eu-north-1", "master_keys": master,
+            "epoch_keys_file": tmp_path / "epochs.json", "jwt_private_key_file": jwt_key_file,
+        }
+        values.update(overrides)
+        return Settings.model_validate(values)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Settings:
+    built: Settings = make_settings()
+    return built
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    async with open_services(settings, pool_size=5) as svc:
+        await svc.store.ensure_bucket()
+        await svc.store.set_expiry_backstop(LIFECYCLE_BACKSTOP_DAYS)
+        yield svc
+
+
+@pytest.fixture
+async def client(services: Services, aiohttp_client: Any) -> TestClient[Any, web.Application]:
+    test_client: TestClient[Any, web.Application] = await aiohttp_client(
+        create_app(services=services))
+    return test_client

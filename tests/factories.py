@@ -1,0 +1,79 @@
+"""Small builders shared by the tests: customers, users, tokens, signed uploads, audio."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from ingest.upload import sign
+from recstore.customers import create_customer, create_staff, create_user
+from recstore.demo import synthetic_voicemail
+from recstore.services import Services
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Tenant:
+    customer_id: UUID
+    webhook_secret: str
+    admin_email: str
+    admin_id: UUID
+    user_email: str
+    user_id: UUID
+
+
+async def make_tenant(svc: Services, name: str = "Acme AB", retention_days: int = 90) -> Tenant:
+    slug = name.lower().replace(" ", "-")
+    async with svc.pool.acquire() as conn:
+        created = await create_customer(conn, svc.keys, name=name, email=f"owner@{slug}.example",
+                                        retention_days=retention_days)
+        admin_email, user_email = f"admin@{slug}.example", f"user@{slug}.example"
+        admin_id = await create_user(conn, customer_id=created.customer_id, email=admin_email,
+                                     password=PASSWORD, role="customer_admin")
+        user_id = await create_user(conn, customer_id=created.customer_id, email=user_email,
+                                    password=PASSWORD, role="customer_user")
+    return Tenant(created.customer_id, created.webhook_secret, admin_email, admin_id,
+                  user_email, user_id)
+
+
+async def make_staff(svc: Services, email: str = "support@recstore.example") -> UUID:
+    async with svc.pool.acquire() as conn:
+        return await create_staff(conn, email=email, password=PASSWORD)
+
+
+def wav(seconds: float = 1.0, frequency: float = 440.0) -> bytes:
+    return synthetic_voicemail(seconds, frequency)
+
+
+def upload_headers(secret: str, body: bytes, *, timestamp: int | None = None,
+                   content_type: str = "audio/wav", **extra: str) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {"X-Recstore-Timestamp": str(ts), "X-Recstore-Signature": sign(secret, ts, body),
+               "Content-Type": content_type}
+    headers.update(extra)
+    return headers
+
+
+async def upload(client: Any, tenant: Tenant, body: bytes, **extra: str) -> Any:
+    return await client.post(f"/webhooks/upload/{tenant.customer_id}", data=io.BytesIO(body),
+                             headers=upload_headers(tenant.webhook_secret, body, **extra))
+
+
+async def login(client: Any, email: str, password: str = PASSWORD) -> str:
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert response.status == 200, await response.text()
+    token: str = (await response.json())["access_token"]
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+async def counts(svc: Services) -> tuple[int, int]:
+    """(rows in recordings, objects in the bucket): both must agree after every request."""
+    rows = await svc.pool.fetchval("SELECT count(*) FROM recordings")
+    objects = len(await svc.store.list_keys())
+    return rows, objects
