@@ -13,6 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import urllib3
 from minio import Minio
@@ -93,11 +94,21 @@ class ObjectStore:
             await self._run("bucket create", self._client.make_bucket, self.bucket, self.region)
 
     async def bucket_location(self) -> str | None:
-        """The region the store reports for the bucket; None when it reports none."""
-        location = await self._run(
-            "bucket location", self._client._get_region, self.bucket
-        )
-        return location or None
+        """The region the store itself reports for the bucket; None when it reports none.
+
+        minio's public helpers answer with the client's configured region (or "us-east-1"
+        for an empty answer), which would prove nothing, so this asks GetBucketLocation.
+        """
+        def ask() -> str | None:
+            response = self._client._url_open(
+                "GET", self.region, bucket_name=self.bucket, query_params={"location": ""})
+            text = ElementTree.fromstring(response.data.decode()).text  # noqa: S314 - our own store
+            if not text:
+                return None
+            return "eu-west-1" if text == "EU" else text  # S3's legacy name for Ireland
+
+        location: str | None = await self._run("bucket location", ask)
+        return location
 
     async def set_expiry_backstop(self, days: int) -> None:
         rule = Rule(ENABLED, rule_filter=Filter(prefix=""), rule_id="recstore-backstop",
