@@ -13,6 +13,7 @@ from api.models import (
     TokenResponse,
     UploadCreated,
 )
+from api.provider_webhooks import PROVIDER_OPERATIONS
 from api.security import CUSTOMER_ROLES
 from api.spec import Operation
 
@@ -38,4 +39,5 @@ OPERATIONS: list[Operation] = [
               "Signed direct upload of a recording", "webhooks", body_content="audio/*",
               response=UploadCreated, status=201, errors=(401, 413, 415, 422),
               extra_responses={200: "Already stored (same Idempotency-Key)"}),
+    *PROVIDER_OPERATIONS,
 ]

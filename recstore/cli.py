@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--phone")
     create.add_argument("--org-number")
     create.add_argument("--retention-days", type=int, default=90)
+    from recstore.provider_commands import add_job_commands, add_set_provider
+
+    add_set_provider(customer, command)
+    add_job_commands(sub, command)
 
     user = sub.add_parser("user", help="manage customer users").add_subparsers(
         dest="subcommand", required=True)

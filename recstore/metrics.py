@@ -29,6 +29,12 @@ class Metrics:
             "recstore_audio_bytes_stored", "Plaintext audio bytes stored", registry=r)
         self.ingest_rejected = Counter(
             "recstore_ingest_rejected", "Deliveries refused", ["provider", "reason"], registry=r)
+        self.ingest_jobs = Gauge(
+            "recstore_ingest_jobs", "Provider fetch jobs by status (queue depth, dead letters)",
+            ["status"], registry=r)
+        self.ingest_job_outcomes = Counter(
+            "recstore_ingest_job_outcomes", "Provider fetch job attempts by outcome",
+            ["provider", "outcome"], registry=r)
         self.oldest_recording_age = Gauge(
             "recstore_oldest_recording_age_seconds", "Age of the oldest live recording",
             registry=r)

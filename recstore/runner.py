@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
+from ingest.worker import run_ingest_worker
 from recstore import janitor, retention
 from recstore.app import create_app
 from recstore.bootstrap import check_bucket_region
@@ -78,6 +79,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             log.info("serving", extra={"url": url})
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
+            tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
         if on_ready is not None:
             await on_ready(url)
         await stop.wait()
