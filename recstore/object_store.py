@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +17,12 @@ from xml.etree import ElementTree
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
+from minio.datatypes import Part
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 PART_SIZE = 8 * 1024 * 1024
-_QUEUE_DEPTH = 8  # pieces in flight between the event loop and the upload thread
-_END = object()
 
 
 class ObjectStoreError(Exception):
@@ -35,31 +33,6 @@ class ObjectStoreError(Exception):
 class StoredObject:
     key: str
     size: int
-
-
-class _QueueReader:
-    """File-like `read(n)` over pieces pushed from the event loop; an exception aborts the put."""
-
-    def __init__(self) -> None:
-        self.pieces: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        self._buffer = bytearray()
-        self._done = False
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buffer) < size):
-            piece = self.pieces.get()
-            if piece is _END:
-                self._done = True
-            elif isinstance(piece, BaseException):
-                raise piece
-            else:
-                assert isinstance(piece, bytes | bytearray | memoryview)
-                self._buffer += piece
-        if size < 0:
-            size = len(self._buffer)
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
 
 
 class ObjectStore:
@@ -125,36 +98,47 @@ class ObjectStore:
         return None
 
     async def put_stream(self, key: str, pieces: AsyncIterable[bytes]) -> StoredObject:
-        """Upload pieces as one object; if `pieces` raises, the partial upload is aborted."""
-        reader = _QueueReader()
-        upload = asyncio.create_task(
-            self._run("put", self._client.put_object, self.bucket, key, reader, -1,
-                      part_size=PART_SIZE)
-        )
-        async def push(item: object) -> bool:
-            while not upload.done():
-                try:
-                    await asyncio.to_thread(reader.pieces.put, item, True, 0.5)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+        """Upload pieces as one object, holding about one part in memory.
 
+        Bodies under a part go up in one PUT; larger ones as a multipart upload whose parts
+        are sent as soon as they fill. If `pieces` raises, a started upload is aborted, so no
+        partial object ever appears. minio's own streaming put keeps about three parts
+        alive at once, hence its multipart primitives are driven directly here.
+        """
+        client = self._client
+        part = bytearray()
+        parts: list[Part] = []
+        upload_id: str | None = None
         size = 0
         try:
             async for piece in pieces:
+                part += piece
                 size += len(piece)
-                if not await push(piece):
-                    break
+                if len(part) >= PART_SIZE:
+                    if upload_id is None:
+                        upload_id = await self._run(
+                            "put", client._create_multipart_upload, self.bucket, key, {})
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                    part = bytearray()
+            if upload_id is None:
+                await self._run("put", client._put_object, self.bucket, key, bytes(part))
             else:
-                await push(_END)
-        except BaseException as exc:
-            await push(exc)
-            with contextlib.suppress(Exception):  # the caller's error is the one that matters
-                await upload
+                if part:
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                await self._run("put", client._complete_multipart_upload, self.bucket, key,
+                                upload_id, parts)
+        except BaseException:
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    await self._run("abort", client._abort_multipart_upload, self.bucket, key,
+                                    upload_id)
             raise
-        await upload
         return StoredObject(key, size)
+
+    async def _upload_part(self, key: str, upload_id: str, number: int, data: bytearray) -> Part:
+        etag = await self._run("put", self._client._upload_part, self.bucket, key, bytes(data),
+                               None, upload_id, number)
+        return Part(number, etag)
 
     async def get_range(self, key: str, offset: int, length: int) -> bytes:
         def read() -> bytes:
