@@ -98,16 +98,18 @@ class ObjectStore:
         return None
 
     async def put_stream(self, key: str, pieces: AsyncIterable[bytes]) -> StoredObject:
-        """Upload pieces as one object, holding about one part in memory.
+        """Upload pieces as one object, holding about two parts in memory.
 
         Bodies under a part go up in one PUT; larger ones as a multipart upload whose parts
-        are sent as soon as they fill. If `pieces` raises, a started upload is aborted, so no
-        partial object ever appears. minio's own streaming put keeps about three parts
-        alive at once, hence its multipart primitives are driven directly here.
+        are sent as they fill, one uploading while the next fills. If `pieces` raises, a
+        started upload is aborted, so no partial object ever appears. minio's streaming
+        put_object keeps about three parts alive at once, hence its multipart primitives
+        are driven directly here.
         """
         client = self._client
         part = bytearray()
         parts: list[Part] = []
+        in_flight: asyncio.Task[Part] | None = None  # one part uploads while the next fills
         upload_id: str | None = None
         size = 0
         try:
@@ -118,16 +120,27 @@ class ObjectStore:
                     if upload_id is None:
                         upload_id = await self._run(
                             "put", client._create_multipart_upload, self.bucket, key, {})
-                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                    if in_flight is not None:
+                        parts.append(await in_flight)
+                    in_flight = asyncio.create_task(
+                        self._upload_part(key, upload_id, len(parts) + 1, bytes(part)))
                     part = bytearray()
             if upload_id is None:
                 await self._run("put", client._put_object, self.bucket, key, bytes(part))
             else:
+                if in_flight is not None:
+                    parts.append(await in_flight)
+                    in_flight = None
                 if part:
-                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1,
+                                                         bytes(part)))
                 await self._run("put", client._complete_multipart_upload, self.bucket, key,
                                 upload_id, parts)
         except BaseException:
+            if in_flight is not None:
+                in_flight.cancel()
+                with contextlib.suppress(BaseException):
+                    await in_flight
             if upload_id is not None:
                 with contextlib.suppress(Exception):
                     await self._run("abort", client._abort_multipart_upload, self.bucket, key,
@@ -135,8 +148,8 @@ class ObjectStore:
             raise
         return StoredObject(key, size)
 
-    async def _upload_part(self, key: str, upload_id: str, number: int, data: bytearray) -> Part:
-        etag = await self._run("put", self._client._upload_part, self.bucket, key, bytes(data),
+    async def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> Part:
+        etag = await self._run("put", self._client._upload_part, self.bucket, key, data,
                                None, upload_id, number)
         return Part(number, etag)
 

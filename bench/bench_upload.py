@@ -1,0 +1,132 @@
+"""Signed upload end to end versus a raw S3 put of the same bytes, in one run.
+
+Run from the repository root:  .venv/bin/python bench/bench_upload.py [MiB ...]
+
+Starts the embedded PostgreSQL + S3 in a temporary directory, serves the real app on
+loopback, and for each size: (a) a raw minio put_object of the plaintext (the baseline:
+what storing without recstore costs), (b) the signed upload webhook (probe, encrypt while
+streaming, multipart put, commit), (c) the same object read back through the API. Reports
+MB/s for each and the peak Python memory of the server side (tracemalloc) during (b).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import aiohttp
+from aiohttp import web
+
+from crypto import MasterKeyring
+from factories import bearer, login, make_tenant, upload_headers, wav
+from recstore.app import create_app
+from recstore.bootstrap import prepare_storage
+from recstore.embedded import EmbeddedStack
+from recstore.services import open_services
+from recstore.settings import Settings
+from recstore.tokens import generate_private_key_file
+
+MiB = 1 << 20
+FILLER = bytes(MiB)
+
+
+def body(total: int, head: bytes) -> Iterator[bytes]:
+    yield head
+    sent = len(head)
+    while sent < total:
+        take = min(MiB, total - sent)
+        yield FILLER if take == MiB else FILLER[:take]
+        sent += take
+
+
+async def run(sizes: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
+        jwt_key = Path(tmp) / "jwt.pem"
+        generate_private_key_file(jwt_key)
+        settings = Settings.model_validate({
+            "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
+            "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
+            "master_keys": MasterKeyring.generate_entry("bench"),
+            "epoch_keys_file": Path(tmp) / "epochs.json", "jwt_private_key_file": jwt_key,
+            "max_upload_bytes": 2048 * MiB})
+        await prepare_storage(settings)
+        async with open_services(settings) as svc:
+            runner = web.AppRunner(create_app(services=svc))
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            url = "http://{}:{}".format(*runner.addresses[0])
+            tenant = await make_tenant(svc)
+            head = wav(1.0)
+            print(f"| size | raw S3 put MB/s | signed upload MB/s | of raw | download MB/s "
+                  f"| server peak MiB |")
+            print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+            async with aiohttp.ClientSession() as http:
+                class Client:  # the factories' login() takes a test client with .post
+                    async def post(self, path: str, **kw: Any) -> Any:
+                        return await http.post(url + path, **kw)
+
+                token = await login(Client(), tenant.user_email)
+                for size_mib in sizes:
+                    total = size_mib * MiB
+
+                    def raw_put() -> None:
+                        data = b"".join(body(total, head))
+                        svc.store._client.put_object(svc.store.bucket, f"raw/{size_mib}",
+                                                     io.BytesIO(data), len(data),
+                                                     part_size=8 * MiB)
+
+                    started = time.perf_counter()
+                    await asyncio.to_thread(raw_put)
+                    raw = total / (time.perf_counter() - started) / 1e6
+
+                    ts = int(time.time())
+                    mac = hmac.new(tenant.webhook_secret.encode(), f"{ts}.".encode(),
+                                   hashlib.sha256)
+                    for piece in body(total, head):
+                        mac.update(piece)
+                    headers = upload_headers(tenant.webhook_secret, b"", timestamp=ts)
+                    headers["X-Recstore-Signature"] = f"v1={mac.hexdigest()}"
+
+                    async def stream() -> AsyncIterator[bytes]:
+                        for piece in body(total, head):
+                            yield piece
+
+                    tracemalloc.start()
+                    started = time.perf_counter()
+                    async with http.post(f"{url}/webhooks/upload/{tenant.customer_id}",
+                                         data=stream(), headers=headers) as response:
+                        assert response.status == 201, await response.text()
+                        recording_id = (await response.json())["id"]
+                    elapsed = time.perf_counter() - started
+                    _, peak = tracemalloc.get_traced_memory()
+                    tracemalloc.stop()
+                    signed = total / elapsed / 1e6
+
+                    started = time.perf_counter()
+                    received = 0
+                    async with http.get(f"{url}/api/v1/recordings/{recording_id}/audio",
+                                        headers=bearer(token)) as response:
+                        async for piece in response.content.iter_chunked(MiB):
+                            received += len(piece)
+                    assert received == total
+                    down = total / (time.perf_counter() - started) / 1e6
+                    print(f"| {size_mib} MiB | {raw:.0f} | {signed:.0f} | {signed / raw:.0%} "
+                          f"| {down:.0f} | {peak / MiB:.1f} |")
+            await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(run([int(a) for a in sys.argv[1:]] or [16, 64, 256]))
