@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,3 +187,67 @@ def test_production_commands_refuse_a_non_eu_region(tmp_path: Path) -> None:
         assert done.returncode == 2
         assert "RECSTORE_S3_REGION" in done.stderr and "not an EU region" in done.stderr
         assert "super-secret-value" not in done.stderr + done.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None:
+    """The docker-compose path, minus Docker: RECSTORE_* variables only."""
+    from recstore.embedded import create_database
+
+    jwt_key = tmp_path / "jwt.pem"
+    port = _free_port()
+    env = {**os.environ,
+           "RECSTORE_DATABASE_URL": create_database(stack, f"prod_{os.getpid()}"),
+           "RECSTORE_S3_ENDPOINT": stack.s3_endpoint,
+           "RECSTORE_S3_ACCESS_KEY": stack.s3_access_key,
+           "RECSTORE_S3_SECRET_KEY": stack.s3_secret_key,
+           "RECSTORE_S3_BUCKET": "prod-bucket", "RECSTORE_S3_REGION": "eu-north-1",
+           "RECSTORE_MASTER_KEYS": "k1:" + "B" * 43 + "=",
+           "RECSTORE_EPOCH_KEYS_FILE": str(tmp_path / "epochs.json"),
+           "RECSTORE_JWT_PRIVATE_KEY_FILE": str(jwt_key), "RECSTORE_PORT": str(port)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*RECSTORE, *args], capture_output=True, text=True, cwd=ROOT,
+                              env=env, timeout=60, check=False)
+
+    refused = subprocess.Popen([*RECSTORE, "serve"], env=env, cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, err = refused.communicate(timeout=60)
+    assert refused.returncode == 1 and "recstore migrate" in err  # schema first
+
+    assert run("keys", "init-jwt", "--json").returncode == 0
+    assert jwt_key.stat().st_mode & 0o777 == 0o600
+    migrated = run("migrate", "--json")
+    assert migrated.returncode == 0, migrated.stderr
+    assert json.loads(migrated.stdout)["applied"]
+    assert json.loads(run("migrate", "--json").stdout)["applied"] == []
+
+    processes = [subprocess.Popen([*RECSTORE, command], env=env, cwd=ROOT, text=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for command in ("serve", "worker")]
+    try:
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = http("GET", f"http://127.0.0.1:{port}/readyz")[0]
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200
+    finally:
+        for proc in processes:
+            proc.send_signal(signal.SIGTERM)
+        for proc in processes:
+            assert proc.wait(timeout=30) == 0
+            assert proc.stderr is not None
+            logs = proc.stderr.read()
+            proc.stderr.close()
+            assert stack.s3_secret_key not in logs
