@@ -25,6 +25,7 @@ from recstore.db import Connection
 from recstore.errors import Invalid, NotFound, RangeNotSatisfiable
 from recstore.keys import KeyService
 from recstore.object_store import ObjectStore
+from recstore.storing import field_context
 
 MAX_PAGE = 200
 
@@ -129,7 +130,8 @@ async def customer_view(row: asyncpg.Record, pairs: KeyPairCache) -> dict[str, A
     pair = await pairs.get(row["epoch"])
     for name in IDENTITY_FIELDS:
         sealed = row[f"{name}_sealed"]
-        view[name] = open_field(pair, bytes(sealed)) if sealed is not None else None
+        view[name] = (open_field(pair, bytes(sealed), context=field_context(name, row["id"]))
+                      if sealed is not None else None)
     return view
 
 

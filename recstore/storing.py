@@ -114,12 +114,13 @@ class _Encrypting:
         return self.encryptor.update(piece)
 
 
-def _caller_fields(
-    public_key: bytes, index_key: bytes, incoming: IncomingRecording
-) -> dict[str, bytes | None]:
-    def seal(value: str | None) -> bytes | None:
-        return seal_field(public_key, value) if value else None
+def field_context(name: str, recording_id: UUID) -> bytes:
+    """What a sealed identity field is bound to: its column and its recording."""
+    return name.encode() + recording_id.bytes
 
+
+def _caller_fields(public_key: bytes, index_key: bytes, recording_id: UUID,
+                   incoming: IncomingRecording) -> dict[str, bytes | None]:
     caller_index, caller = None, incoming.caller_number
     if caller:
         try:
@@ -127,12 +128,15 @@ def _caller_fields(
             caller_index = blind_index(index_key, caller)
         except ValueError:
             pass  # not a phone number (e.g. "anonymous"): kept as sent, not searchable
-    return {
-        "caller_number_sealed": seal(caller),
-        "caller_name_sealed": seal(incoming.caller_name),
-        "callee_number_sealed": seal(incoming.callee_number),
-        "caller_index": caller_index,
+    values = {"caller_number": caller, "caller_name": incoming.caller_name,
+              "callee_number": incoming.callee_number}
+    sealed: dict[str, bytes | None] = {
+        f"{name}_sealed": seal_field(public_key, value,
+                                     context=field_context(name, recording_id))
+        if value else None
+        for name, value in values.items()
     }
+    return {**sealed, "caller_index": caller_index}
 
 
 async def _discard(pool: Pool, store: ObjectStore, key: str) -> None:
@@ -197,7 +201,8 @@ async def store_recording(
                 incoming.provider_recording_id, epoch, recorded_at, expiry,
                 info.duration_ms(encrypting.size), info.content_type, encrypting.size,
                 encrypting.sha256.digest(), key, seal_data_key(public_key, data_key),
-                *_caller_fields(public_key, index_key, incoming).values(), incoming.request_digest,
+                *_caller_fields(public_key, index_key, recording_id, incoming).values(),
+                incoming.request_digest,
             )
             await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
             await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,

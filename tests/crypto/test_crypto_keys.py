@@ -8,8 +8,10 @@ import pytest
 
 import crypto
 from crypto import CryptoError, CustomerKeyPair
+from crypto.fields import field_binding
 
 CUSTOMER = UUID("11111111-1111-4111-8111-111111111111")
+CTX = b"caller_number" + bytes(16)  # field name + a recording id, as recstore binds it
 
 
 def test_epoch_of_uses_utc_month() -> None:
@@ -108,21 +110,32 @@ def test_damaged_sealed_data_key_fails(damage: str) -> None:
                                    "x" * 32, "名前" * 40])
 def test_field_round_trip_and_padding(value: str) -> None:
     pair = crypto.generate_customer_keypair()
-    sealed = crypto.seal_field(pair.public_key, value)
-    assert crypto.open_field(pair, sealed) == value
-    assert (len(sealed) - 48) % 32 == 0
+    sealed = crypto.seal_field(pair.public_key, value, context=CTX)
+    assert crypto.open_field(pair, sealed, context=CTX) == value
+    assert (len(sealed) - 48 - 16) % 32 == 0
 
 
 def test_field_length_hidden_within_block() -> None:
     public_key = crypto.generate_customer_keypair().public_key
-    assert len(crypto.seal_field(public_key, "+4670123")) == \
-        len(crypto.seal_field(public_key, "+46701234567890"))
+    assert len(crypto.seal_field(public_key, "+4670123", context=CTX)) == \
+        len(crypto.seal_field(public_key, "+46701234567890", context=CTX))
 
 
 def test_field_for_other_key_fails() -> None:
-    sealed = crypto.seal_field(crypto.generate_customer_keypair().public_key, "Alice")
+    sealed = crypto.seal_field(crypto.generate_customer_keypair().public_key, "Alice",
+                               context=CTX)
     with pytest.raises(CryptoError):
-        crypto.open_field(crypto.generate_customer_keypair(), sealed)
+        crypto.open_field(crypto.generate_customer_keypair(), sealed, context=CTX)
+
+
+@pytest.mark.parametrize("other", [b"caller_name" + bytes(16), b"caller_number" + bytes(15) + b"\x01",
+                                   b""])
+def test_field_moved_to_another_context_fails(other: bytes) -> None:
+    """A field copied to another recording or column must not open there."""
+    pair = crypto.generate_customer_keypair()
+    sealed = crypto.seal_field(pair.public_key, "+46701234567", context=CTX)
+    with pytest.raises(CryptoError):
+        crypto.open_field(pair, sealed, context=other)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +143,6 @@ def test_field_for_other_key_fails() -> None:
 )
 def test_field_with_bad_padding_or_utf8_fails(padded: bytes) -> None:
     pair = crypto.generate_customer_keypair()
-    sealed = nacl.bindings.crypto_box_seal(padded, pair.public_key)
+    sealed = nacl.bindings.crypto_box_seal(field_binding(CTX) + padded, pair.public_key)
     with pytest.raises(CryptoError):
-        crypto.open_field(pair, sealed)
+        crypto.open_field(pair, sealed, context=CTX)

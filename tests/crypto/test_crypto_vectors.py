@@ -63,10 +63,12 @@ EPOCH_WRAPPED = (
 
 FIELD_PUBLIC_KEY = "358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd166254"
 FIELD_SEALED = (
-    "4a3bebeea56075ec6720285489a1dfef26e4dce880bf588d01d1535f0b640120"
-    "6e9637cbfc995e7c641d74f881996d85ca653e8942e43ac378b18a4067f4c138"
-    "b1fa8628e65a3e2420046fc704f33dd0"
+    "572b06d7bbffdd694fbd6d419cbf70827a2455f901a96c8d2b2434e4aa9dee57"
+    "9baaaede977aedd1cbe9a604c1ec891ae8c775f23c9c97a5c5b46eeabfab8ddc"
+    "b1edc3bb3bba7a5269838fa5722fec2288620a4dbed9a687ebae62d3c3a245fa"
 )
+FIELD_CONTEXT = b"caller_number" + RECORDING.bytes
+FIELD_BINDING = "d0d8eb78e0e53b8839736d5d9b5d7530"
 
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = (
@@ -75,7 +77,8 @@ PASSWORD_HASH = (
 )
 
 ALL_HEX = [STREAM_EMPTY, STREAM_HELLO, STREAM_PATTERN_SHA256, KDF_LIBSODIUM_ID0, KDF_KEYRING,
-           BLIND_INDEX, KEYRING_BLOB, EPOCH_WRAPPED, FIELD_PUBLIC_KEY, FIELD_SEALED]
+           BLIND_INDEX, KEYRING_BLOB, EPOCH_WRAPPED, FIELD_PUBLIC_KEY, FIELD_SEALED,
+           FIELD_BINDING]
 
 
 def package_stream(plaintext: bytes) -> bytes:
@@ -157,9 +160,12 @@ def test_field_vector() -> None:
     pair = crypto.CustomerKeyPair.from_private_key(EPOCH_PRIVATE_KEY)
     assert pair.public_key.hex() == FIELD_PUBLIC_KEY
     sealed = bytes.fromhex(FIELD_SEALED)
-    assert crypto.open_field(pair, sealed) == "+46701234567"
-    padded = sodium.crypto_box_seal_open(sealed, pair.public_key, pair.private_key)
-    assert padded == b"+46701234567\x80" + bytes(19)
+    assert crypto.open_field(pair, sealed, context=FIELD_CONTEXT) == "+46701234567"
+    plaintext = sodium.crypto_box_seal_open(sealed, pair.public_key, pair.private_key)
+    reference_binding = hashlib.blake2b(FIELD_CONTEXT, digest_size=16,
+                                        person=b"recstore-field1").digest()
+    assert reference_binding.hex() == FIELD_BINDING
+    assert plaintext == reference_binding + b"+46701234567\x80" + bytes(19)
 
 
 def test_password_vector() -> None:
