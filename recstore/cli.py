@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -192,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_set_provider(customer, command)
     add_job_commands(sub, command)
+    from recstore.consent_commands import add_consent_commands
+
+    add_consent_commands(sub, customer, command)
 
     user = sub.add_parser("user", help="manage customer users").add_subparsers(
         dest="subcommand", required=True)
@@ -206,12 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     screate = command("create", cmd_staff_create, "create a staff account", parent=staff)
     screate.add_argument("--email", required=True)
     screate.add_argument("--password-stdin", action="store_true")
+    from recstore.retention_commands import add_retention_commands
+
+    add_retention_commands(sub, command)
     return parser
+
+
+def _stop_quietly_until_serving() -> None:
+    """A SIGTERM that arrives while a long-running command is still starting is a clean stop
+    (exit 0, cleanup runs); once serving, the event loop's own handlers take over."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.exit_code = 0
+    if args.func in (cmd_up, cmd_serve, cmd_worker):
+        _stop_quietly_until_serving()
     try:
         result = asyncio.run(args.func(args))
     except ValidationError as exc:
