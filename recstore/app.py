@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from api import hardening
 from api.problem import problem_middleware
 from api.routes import OPERATIONS
 from api.security import requires
@@ -43,4 +44,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
         app.cleanup_ctx.append(resources)
     _add_routes(app)
+    hardening.install(app)
     return app

@@ -104,3 +104,16 @@ def test_app_factory_builds_without_services(settings: Any) -> None:
     assert isinstance(app, web.Application)
     assert any(r.resource is not None and r.resource.canonical == "/healthz"
                for r in app.router.routes())
+
+
+async def test_every_answer_carries_the_hardening_headers(client: Any, services: Services) -> None:
+    tenant = await make_tenant(services)
+    recording_id = (await (await upload(client, tenant, wav())).json())["id"]
+    token = await login(client, tenant.user_email)
+    for path, headers in (("/healthz", {}), ("/nope", {}),
+                          (f"/api/v1/recordings/{recording_id}/audio", bearer(token)),
+                          ("/api/v1/recordings", {})):
+        response = await client.get(path, headers=headers)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["Cache-Control"] in ("no-store", "private, no-store"), path
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], path
