@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import random
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +23,12 @@ TWILIO_TOKEN = "twilio-auth-token-for-tests"
 ELKS_USER, ELKS_PASSWORD = "u0123456789abcdef", "elks-password-for-tests"
 TELNYX_API_KEY = "KEY-telnyx-for-tests"
 CALLER, CALLEE, CALLER_NAME = "+46701234567", "+46812345678", "Anna Svensson"
+# Recent, so nothing is past retention whenever the tests run; what each provider reports.
+STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def recording_sid(n: int) -> str:
@@ -36,15 +45,23 @@ class FakeProvider:
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)   # statuses for the next media GETs
     hang_seconds: float = 0.0                             # delay before media answers
+    jitter_seconds: float = 0.0                           # random extra delay, any request
     media_delay: float = 0.0                              # pause between media pieces
+    tail_delay: float = 0.0                               # pause between pieces past 1 MiB
+    audio_for: dict[str, bytes] = field(default_factory=dict)  # by recording id
     content_type: str = "audio/x-wav"
     body: bytes | None = None                             # media body override
     expired: set[str] = field(default_factory=set)        # Telnyx links that answer 403
     delete_status: int = 204
+    declare_length: bool = False                          # Content-Length instead of chunked
     base: str = ""
 
     def _log(self, request: web.Request) -> None:
         self.requests.append((request.method, request.path, request.headers.get("Authorization")))
+
+    async def _jitter(self) -> None:
+        if self.jitter_seconds:
+            await asyncio.sleep(random.uniform(0, self.jitter_seconds))
 
     def paths(self, method: str) -> list[str]:
         return [path for m, path, _ in self.requests if m == method]
@@ -53,16 +70,21 @@ class FakeProvider:
         self._log(request)
         if auth is not None and request.headers.get("Authorization") != auth:
             return web.Response(status=401)
+        await self._jitter()
         if self.hang_seconds:
             await asyncio.sleep(self.hang_seconds)
         if self.fail_next:
             return web.Response(status=self.fail_next.pop(0), text="provider trouble")
-        body = self.audio if self.body is None else self.body
+        rid = request.match_info.get("sid") or request.match_info.get("rid", "")
+        body = self.body if self.body is not None else self.audio_for.get(rid, self.audio)
         response = web.StreamResponse(headers={"Content-Type": self.content_type})
+        if self.declare_length:
+            response.content_length = len(body)
         await response.prepare(request)
         for start in range(0, len(body), 16 * 1024):
-            if self.media_delay:
-                await asyncio.sleep(self.media_delay)
+            delay = self.tail_delay if start >= 1024 * 1024 else self.media_delay
+            if delay:
+                await asyncio.sleep(delay)
             await response.write(body[start:start + 16 * 1024])
         await response.write_eof()
         return response
@@ -74,9 +96,10 @@ class FakeProvider:
         self._log(request)
         if request.headers.get("Authorization") != basic(TWILIO_ACCOUNT, TWILIO_TOKEN):
             return web.Response(status=401)
+        await self._jitter()
         return web.json_response({"sid": request.match_info["call"], "from": CALLER,
                                   "to": CALLEE, "caller_name": CALLER_NAME,
-                                  "start_time": "Tue, 24 Nov 2026 10:00:00 +0000"})
+                                  "start_time": format_datetime(STARTED - timedelta(seconds=1))})
 
     async def deleted(self, request: web.Request) -> web.Response:
         self._log(request)
@@ -138,7 +161,7 @@ def twilio_status_params(fake_base: str, n: int, **extra: str) -> dict[str, str]
               "RecordingUrl": f"{fake_base}/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Recordings/{sid}",
               "RecordingStatus": "completed", "RecordingDuration": "1",
               "RecordingChannels": "1", "RecordingSource": "DialVerb",
-              "RecordingStartTime": "Tue, 24 Nov 2026 10:00:01 +0000"}
+              "RecordingStartTime": format_datetime(STARTED)}
     params.update(extra)
     return params
 
@@ -156,8 +179,9 @@ async def post_twilio(client: Any, customer_id: Any, params: dict[str, str], *,
 
 def elks_params(fake_base: str, n: int) -> dict[str, str]:
     rid = f"c{n:031x}-r0"
-    return {"callid": f"c{n:031x}", "created": "2026-11-24T10:00:05.123000",
-            "duration": "1", "wav": f"{fake_base}/a1/recordings/{rid}.wav",
+    ended = (STARTED + timedelta(seconds=1.5)).replace(tzinfo=None)  # 46elks sends naive UTC
+    return {"callid": f"c{n:031x}", "created": ended.isoformat(), "duration": "1",
+            "wav": f"{fake_base}/a1/recordings/{rid}.wav",
             "from": CALLER, "to": CALLEE}
 
 
@@ -165,15 +189,14 @@ def telnyx_event(media_url: str | None, recording_id: str | None, *,
                  event_type: str = "call.recording.saved", **payload: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"call_leg_id": "428c31b6-7af4-4bcb-b7f5-5013ef9657c1",
                             "call_session_id": "428c31b6-7af4-4bcb-b7f5-5013ef9657c1",
-                            "channels": "single", "recording_started_at":
-                            "2026-11-24T10:00:00.000000Z"}
+                            "channels": "single", "recording_started_at": rfc3339(STARTED)}
     if media_url:
         body["recording_urls"] = {"wav": media_url}
     if recording_id:
         body["recording_id"] = recording_id
     body.update(payload)
     return {"data": {"event_type": event_type, "id": "0ccc7b54-4df3-4bca-a65a-3da1ecc777f0",
-                     "occurred_at": "2026-11-24T10:00:02.000000Z", "payload": body,
+                     "occurred_at": rfc3339(STARTED), "payload": body,
                      "record_type": "event"}, "meta": {"attempt": 1}}
 
 

@@ -3,6 +3,7 @@ audio is fetched with the API credentials from a fake 46elks on loopback."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,11 +13,13 @@ from provider_fakes import (
     CALLER,
     ELKS_PASSWORD,
     ELKS_USER,
+    STARTED,
     FakeProvider,
     basic,
     configure,
     elks_params,
     job_rows,
+    rfc3339,
     run_worker,
     start_fake,
 )
@@ -68,7 +71,8 @@ async def test_recording_callback_is_fetched_with_api_credentials_and_stored(
     meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
                                    headers=bearer(token))).json()
     assert (meta["kind"], meta["caller_number"], meta["callee_number"]) == (kind, CALLER, CALLEE)
-    assert meta["recorded_at"] == "2026-11-24T10:00:04.123000Z"  # `created` minus duration
+    expected = STARTED + timedelta(seconds=0.5)  # `created` is the end: minus the duration
+    assert meta["recorded_at"] == rfc3339(expected)
     assert meta["size_bytes"] == len(AUDIO)
 
 

@@ -12,10 +12,12 @@ from nacl.signing import SigningKey
 from provider_fakes import (
     CALLEE,
     CALLER,
+    STARTED,
     TELNYX_API_KEY,
     FakeProvider,
     configure,
     job_rows,
+    rfc3339,
     run_worker,
     start_fake,
     telnyx_event,
@@ -74,7 +76,7 @@ async def test_signed_event_is_queued_fetched_and_stored(
     meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
                                    headers=bearer(token))).json()
     assert (meta["caller_number"], meta["callee_number"]) == (CALLER, CALLEE)  # the API's
-    assert meta["recorded_at"] == "2026-11-24T10:00:00Z"
+    assert meta["recorded_at"] == rfc3339(STARTED)
     audio = await client.get(f"/api/v1/recordings/{job['recording_id']}/audio",
                              headers=bearer(token))
     assert await audio.read() == AUDIO

@@ -12,12 +12,14 @@ from provider_fakes import (
     CALLEE,
     CALLER,
     CALLER_NAME,
+    STARTED,
     TWILIO_ACCOUNT,
     FakeProvider,
     configure,
     job_rows,
     post_twilio,
     recording_sid,
+    rfc3339,
     run_worker,
     start_fake,
     twilio_status_params,
@@ -67,7 +69,7 @@ async def test_status_callback_is_queued_fetched_and_stored(
         CALLER, CALLEE, CALLER_NAME)  # from the Call resource: the callback has no From/To
     assert (meta["kind"], meta["provider"], meta["provider_recording_id"]) == (
         "call", "twilio", recording_sid(1))
-    assert meta["recorded_at"] == "2026-11-24T10:00:01Z"
+    assert meta["recorded_at"] == rfc3339(STARTED)
     audio = await client.get(f"/api/v1/recordings/{job['recording_id']}/audio",
                              headers=bearer(token))
     assert await audio.read() == AUDIO
