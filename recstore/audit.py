@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -11,6 +12,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from recstore.db import Connection
+from recstore.errors import Invalid
 
 ActorType = Literal["customer", "staff", "system", "provider"]
 GENESIS_HASH = bytes(32)
@@ -88,6 +90,18 @@ async def append(
 class ChainCheck:
     entries: int
     first_broken_seq: int | None
+    reason: str | None = None
+
+
+def broken_link(entry: dict[str, Any], expected_seq: int, prev: bytes) -> str | None:
+    """Why this entry does not continue the chain, or None when it does."""
+    if entry["seq"] != expected_seq:
+        return "an entry is missing or out of order"
+    if bytes(entry["prev_hash"]) != prev:
+        return "prev_hash does not match the previous entry's hash"
+    if entry_hash(entry) != bytes(entry["hash"]):
+        return "the entry was altered after it was written"
+    return None
 
 
 async def verify_chain(conn: Connection, customer_id: UUID) -> ChainCheck:
@@ -100,9 +114,68 @@ async def verify_chain(conn: Connection, customer_id: UUID) -> ChainCheck:
         ):
             entry = dict(row)
             count += 1
-            if (entry["seq"] != expected_seq or bytes(entry["prev_hash"]) != prev
-                    or entry_hash(entry) != bytes(entry["hash"])):
-                return ChainCheck(count, entry["seq"])
+            reason = broken_link(entry, expected_seq, prev)
+            if reason is not None:
+                # A gap is reported at the missing position, not at the entry after it.
+                return ChainCheck(count, min(entry["seq"], expected_seq), reason)
             prev = bytes(entry["hash"])
             expected_seq += 1
     return ChainCheck(count, None)
+
+
+def rfc3339(at: datetime) -> str:
+    """`at` exactly as the hash covers it (always six fractional digits, UTC, "Z")."""
+    return _rfc3339(at)
+
+
+def public_entry(row: Any) -> dict[str, Any]:
+    """One entry as the customer sees it (access log API and export): ids, hashes in hex."""
+    return {
+        "id": row["id"], "seq": row["seq"], "at": row["at"], "actor_type": row["actor_type"],
+        "actor_id": row["actor_id"], "action": row["action"],
+        "recording_id": row["recording_id"], "grant_id": row["grant_id"],
+        "prev_hash": bytes(row["prev_hash"]).hex(), "hash": bytes(row["hash"]).hex(),
+    }
+
+
+def _encode_seq(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_seq(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, _, seq = raw.partition(":")
+        if tag != "seq" or not seq.isdigit():
+            raise ValueError(cursor)
+        return int(seq)
+    except ValueError:
+        raise Invalid("cursor is not valid") from None
+
+
+async def list_entries(conn: Connection, customer_id: UUID, *, limit: int = 50,
+                       cursor: str | None = None) -> tuple[list[Any], str | None]:
+    """Newest first; the cursor is the position in the chain, so paging is stable."""
+    if not 1 <= limit <= 500:
+        raise Invalid("limit must be between 1 and 500")
+    before = _decode_seq(cursor) if cursor else None
+    rows = await conn.fetch(
+        "SELECT * FROM audit_log WHERE customer_id = $1 AND ($2::bigint IS NULL OR seq < $2)"
+        " ORDER BY seq DESC LIMIT $3", customer_id, before, limit + 1)
+    if len(rows) > limit:
+        return list(rows[:limit]), _encode_seq(rows[limit - 1]["seq"])
+    return list(rows), None
+
+
+async def export_entries(conn: Connection, customer_id: UUID) -> list[dict[str, Any]]:
+    """The whole chain, oldest first, JSON-ready: what the standalone verifier in
+    docs/AUDIT.md checks."""
+    rows = await conn.fetch("SELECT * FROM audit_log WHERE customer_id = $1 ORDER BY seq",
+                            customer_id)
+    out = []
+    for row in rows:
+        entry = public_entry(row)
+        entry.update(customer_id=str(customer_id), at=rfc3339(row["at"]))
+        out.append({key: str(value) if isinstance(value, UUID) else value
+                    for key, value in entry.items()})
+    return out
