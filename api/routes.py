@@ -16,6 +16,7 @@ from api.models import (
 from api.provider_webhooks import PROVIDER_OPERATIONS
 from api.security import CUSTOMER_ROLES
 from api.spec import Operation
+from api.staff_access_routes import STAFF_ACCESS_OPERATIONS
 
 OPERATIONS: list[Operation] = [
     Operation("GET", "/healthz", health.healthz, "Process is up", "operations", response=Health),
@@ -40,4 +41,5 @@ OPERATIONS: list[Operation] = [
               response=UploadCreated, status=201, errors=(401, 413, 415, 422),
               extra_responses={200: "Already stored (same Idempotency-Key)"}),
     *PROVIDER_OPERATIONS,
+    *STAFF_ACCESS_OPERATIONS,
 ]

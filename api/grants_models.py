@@ -1,0 +1,135 @@
+"""Request and response shapes of staff access: grants, access requests, the access log and
+the staff's operational view of recordings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field, PlainSerializer, model_validator
+
+from api.models import OperationalRecording, Strict, Time
+from recstore.audit import rfc3339
+from recstore.grants import MAX_LISTED
+
+AuditTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
+RequestStatus = Literal["pending", "approved", "denied", "expired"]
+
+
+class PageQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class ScopeBody(Strict):
+    recording_ids: list[UUID] | None = Field(default=None, max_length=MAX_LISTED)
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ScopeBody:
+        if self.all == bool(self.recording_ids):
+            raise ValueError('give a non-empty "recording_ids" or "all": true, not both')
+        return self
+
+
+class GrantCreate(ScopeBody):
+    staff_id: UUID | None = None
+    purpose: str = Field(min_length=1, max_length=500)
+    expires_at: AwareDatetime
+
+
+class Grant(BaseModel):
+    id: UUID
+    recording_ids: list[UUID]
+    all: bool
+    staff_id: UUID | None
+    purpose: str
+    status: Literal["active", "expired", "revoked"]
+    created_at: Time
+    created_by: UUID
+    expires_at: Time
+    revoked_at: Time | None
+    revoked_by: UUID | None
+    request_id: UUID | None
+    ticket: str | None
+
+
+class GrantPage(BaseModel):
+    items: list[Grant]
+    next_cursor: str | None
+
+
+class AccessRequestCreate(ScopeBody):
+    customer_id: UUID
+    reason: str = Field(min_length=1, max_length=2000)
+    ticket: str = Field(min_length=1, max_length=200)
+
+
+class AccessRequestQuery(PageQuery):
+    status: RequestStatus | None = None
+
+
+class Approval(Strict):
+    expires_at: AwareDatetime
+
+
+class AccessRequest(BaseModel):
+    id: UUID
+    customer_id: UUID
+    staff_id: UUID
+    recording_ids: list[UUID]
+    all: bool
+    reason: str
+    ticket: str
+    status: RequestStatus
+    created_at: Time
+    expires_at: Time
+    decided_at: Time | None
+    decided_by: UUID | None
+    grant_id: UUID | None
+
+
+class AccessRequestPage(BaseModel):
+    items: list[AccessRequest]
+    next_cursor: str | None
+
+
+class AccessLogQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class AccessLogEntry(BaseModel):
+    id: UUID
+    seq: int
+    at: AuditTime
+    actor_type: Literal["customer", "staff", "system", "provider"]
+    actor_id: UUID | None
+    action: str
+    recording_id: UUID | None
+    grant_id: UUID | None
+    prev_hash: str
+    hash: str
+
+
+class AccessLogPage(BaseModel):
+    items: list[AccessLogEntry]
+    next_cursor: str | None
+
+
+class StaffRecording(OperationalRecording):
+    customer_id: UUID
+    ingest_status: Literal["stored"]
+    ingest_attempts: int | None
+    ingest_error: str | None
+
+
+class StaffRecordingPage(BaseModel):
+    items: list[StaffRecording]
+    next_cursor: str | None
+
+
+class StaffRecordingQuery(PageQuery):
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
