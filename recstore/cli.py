@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     from recstore.consent_commands import add_consent_commands
 
     add_consent_commands(sub, customer, command)
+    from recstore.consent_commands import add_consent_commands
+
+    add_consent_commands(sub, customer, command)
 
     user = sub.add_parser("user", help="manage customer users").add_subparsers(
         dest="subcommand", required=True)

@@ -15,6 +15,7 @@ from ingest.worker import run_ingest_worker
 from recstore import janitor, retention
 from recstore.app import create_app
 from recstore.bootstrap import check_bucket_region
+from recstore.consent_jobs import run_consent_jobs
 from recstore.db import available_migrations
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
@@ -80,6 +81,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
             tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
+            tasks.append(asyncio.create_task(run_consent_jobs(svc, stop)))
         if on_ready is not None:
             await on_ready(url)
         await stop.wait()
