@@ -10,7 +10,7 @@ from api.models import LoginRequest, TokenResponse
 from api.parsing import parse_body
 from recstore.appkeys import services_key
 from recstore.auth import email_fingerprint, login
-from recstore.errors import Unauthorized
+from recstore.errors import TooManyRequests, Unauthorized
 
 log = logging.getLogger("recstore.auth")
 
@@ -20,10 +20,15 @@ async def login_handler(request: web.Request) -> web.Response:
     body = await parse_body(request, LoginRequest)
     try:
         async with svc.pool.acquire() as conn:
-            token = await login(conn, svc.tokens, body.email, body.password)
+            token = await login(conn, svc.tokens, svc.keys, body.email, body.password,
+                                client=request.remote or "unknown")
     except Unauthorized:
         svc.metrics.login_failures.inc()
         log.warning("login failed", extra={"email_tag": email_fingerprint(body.email)})
+        raise
+    except TooManyRequests:
+        svc.metrics.login_throttled.inc()
+        log.warning("login throttled", extra={"email_tag": email_fingerprint(body.email)})
         raise
     out = TokenResponse(access_token=token, expires_in=svc.tokens.ttl_seconds)
     return web.json_response(out.model_dump(mode="json"))

@@ -26,7 +26,7 @@ OPERATIONS: list[Operation] = [
               response_content="text/plain"),
     Operation("GET", "/api/openapi.json", health.openapi, "This document", "operations"),
     Operation("POST", "/api/v1/auth/login", auth_routes.login_handler, "Log in", "auth",
-              body=LoginRequest, response=TokenResponse, errors=(401, 422)),
+              body=LoginRequest, response=TokenResponse, errors=(401, 422, 429)),
     Operation("GET", "/api/v1/recordings", recordings.list_recordings,
               "List recordings, newest first", "recordings", roles=CUSTOMER_ROLES,
               query=RecordingListQuery, response=RecordingPage, errors=(422,)),

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.spec import Handler
 from recstore.appkeys import principal_key, services_key
-from recstore.auth import Principal, principal_for
+from recstore.auth import Principal, principal_for, record_denial
 from recstore.errors import Forbidden, Unauthorized
 
 CUSTOMER_ROLES = frozenset({"customer_admin", "customer_user"})
@@ -28,7 +28,7 @@ def requires(roles: frozenset[str], handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         svc = request.app[services_key]
         try:
-            claims = svc.tokens.verify(bearer_token(request))
+            claims = await svc.tokens.authenticate(bearer_token(request))
             async with svc.pool.acquire() as conn:
                 principal = await principal_for(conn, claims)
         except Unauthorized:
@@ -36,6 +36,8 @@ def requires(roles: frozenset[str], handler: Handler) -> Handler:
             raise
         if principal.role not in roles:
             svc.metrics.access_denied.labels("role").inc()
+            async with svc.pool.acquire() as conn:
+                await record_denial(conn, principal, "role")
             raise Forbidden("this role may not use this route")
         request[principal_key] = principal
         return await handler(request)

@@ -17,6 +17,14 @@ class Metrics:
             registry=r)
         self.login_failures = Counter(
             "recstore_login_failures", "Failed login attempts", registry=r)
+        self.login_throttled = Counter(
+            "recstore_login_throttled", "Login attempts refused by the throttle (429)",
+            registry=r)
+        self.exports = Counter(
+            "recstore_exports", "Customer exports by outcome", ["outcome"], registry=r)
+        self.erasures = Counter(
+            "recstore_account_erasures", "Account erasure runs by outcome", ["outcome"],
+            registry=r)
         self.access_denied = Counter(
             "recstore_access_denied", "Requests refused by authentication or authorization",
             ["reason"], registry=r)

@@ -13,7 +13,7 @@ from recstore.keys import KeyService
 from recstore.metrics import Metrics
 from recstore.object_store import ObjectStore
 from recstore.settings import Settings
-from recstore.tokens import TokenService, load_private_key
+from recstore.tokens import TokenService, token_service_for
 
 
 @dataclass
@@ -35,12 +35,6 @@ def object_store_for(settings: Settings) -> ObjectStore:
 def key_service_for(settings: Settings) -> KeyService:
     keyring = MasterKeyring.parse(settings.master_keys_text())
     return KeyService(keyring, EpochKeyStore(settings.epoch_keys_file, keyring))
-
-
-def token_service_for(settings: Settings) -> TokenService:
-    return TokenService(load_private_key(settings.jwt_private_key_file),
-                        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                        ttl_seconds=settings.jwt_ttl_seconds)
 
 
 @asynccontextmanager

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     jwt_issuer: str = "recstore"
     jwt_audience: str = "recstore-api"
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # Retired signing keys (PEM public keys): their tokens verify until they expire.
+    jwt_previous_public_keys_file: Path | None = None
+    # Optional external identity provider; its tokens name customer and role in two claims.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_issuer: str | None = None
+    jwt_jwks_audience: str | None = None
+    jwt_jwks_customer_claim: str = "recstore_customer_id"
+    jwt_jwks_role_claim: str = "recstore_role"
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
