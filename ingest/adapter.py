@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -35,6 +36,11 @@ class Delivery:
     headers: Mapping[str, str]
     body: bytes
     query: Mapping[str, str]
+
+    @cached_property
+    def form(self) -> list[tuple[str, str]]:
+        """The body as form fields, decoded once for verify and parse; Invalid if it is not."""
+        return form_pairs(self.body)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from ingest.adapter import (
     Delivery,
     Fetched,
     JobSpec,
-    form_pairs,
     incoming_for,
     iso,
     kind_from,
@@ -58,7 +57,7 @@ class ElksAdapter:
             raise Forbidden("signature does not match")
 
     def parse(self, delivery: Delivery) -> JobSpec | None:
-        params = dict(form_pairs(delivery.body))
+        params = dict(delivery.form)
         wav = url_text(params.get("wav"), "wav")
         if wav is None:
             raise Invalid("the callback has no wav URL")

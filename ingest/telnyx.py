@@ -50,8 +50,8 @@ def verify_signature(public_key_b64: str, headers: Mapping[str, str], body: byte
     signature_b64 = headers.get("telnyx-signature-ed25519", "")
     timestamp = headers.get("telnyx-timestamp", "")
     try:
-        if abs(now - int(timestamp)) > tolerance:
-            raise Forbidden("signature timestamp outside the allowed window")
+        if abs(now - int(timestamp)) > tolerance:  # the same words: no oracle for callers
+            raise Forbidden("signature does not match")
         signature = base64.b64decode(signature_b64, validate=True)
         key = VerifyKey(base64.b64decode(public_key_b64, validate=True))
         if len(signature) != 64:

@@ -18,6 +18,7 @@ import asyncpg
 
 from recstore.db import Pool
 from recstore.errors import Conflict, NotFound
+from recstore.job_batch import JobRow, batcher_for
 from recstore.keys import KeyService
 
 STATUSES = ("queued", "running", "done", "dead")
@@ -58,12 +59,8 @@ async def enqueue(pool: Pool, keys: KeyService, *, customer_id: UUID, provider: 
     """Insert the job unless this recording already has one; True when it was inserted."""
     job_id = uuid.uuid4()
     sealed = keys.wrap_secret(customer_id, _purpose(job_id), json.dumps(private).encode())
-    inserted = await pool.fetchval(
-        "INSERT INTO ingest_jobs (id, customer_id, provider, provider_recording_id, payload,"
-        " sealed) VALUES ($1, $2, $3, $4, $5::jsonb, $6)"
-        " ON CONFLICT (customer_id, provider, provider_recording_id) DO NOTHING RETURNING true",
-        job_id, customer_id, provider, provider_recording_id, json.dumps(public), sealed)
-    return bool(inserted)
+    return await batcher_for(pool).insert(JobRow(job_id, customer_id, provider,
+                                                 provider_recording_id, json.dumps(public), sealed))
 
 
 async def claim(pool: Pool, worker_id: UUID, *, limit: int, lease_seconds: float) -> list[Job]:
