@@ -67,6 +67,19 @@ async def test_concurrent_claims_never_share_a_job(services: Services, tenant: T
     assert await jobs.claim(services.pool, uuid.uuid4(), limit=4, lease_seconds=30) == []
 
 
+async def test_concurrent_enqueues_each_learn_their_own_outcome(
+        services: Services, tenant: Tenant) -> None:
+    async def one(i: int) -> bool:
+        return await jobs.enqueue(services.pool, services.keys, customer_id=tenant.customer_id,
+                                  provider="twilio", provider_recording_id=f"RE{i % 60:032x}",
+                                  public={"kind": "call"}, private={})
+
+    results = await asyncio.gather(*(one(i) for i in range(180)))  # 3 deliveries of each
+    assert sum(results) == 60
+    assert [sum(results[i::60]) for i in range(60)] == [1] * 60  # one winner per recording
+    assert await services.pool.fetchval("SELECT count(*) FROM ingest_jobs") == 60
+
+
 async def test_an_expired_lease_comes_back_and_the_old_holder_is_fenced_off(
         services: Services, tenant: Tenant) -> None:
     await _enqueue(services, tenant.customer_id, 1)

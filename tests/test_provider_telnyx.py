@@ -115,6 +115,7 @@ async def test_bad_signatures_are_403_and_queue_nothing(
         path = "/webhooks/telnyx/00000000-0000-4000-8000-000000000000"
     response = await client.post(path, data=body, headers=headers)
     assert response.status == 403
+    assert (await response.json())["detail"] == "signature does not match"  # never which part
     assert await job_rows(services) == []
 
 
