@@ -77,3 +77,16 @@ async def counts(svc: Services) -> tuple[int, int]:
     rows = await svc.pool.fetchval("SELECT count(*) FROM recordings")
     objects = len(await svc.store.list_keys())
     return rows, objects
+
+
+def token_headers(svc: Services, user_id: UUID, role: str,
+                  customer_id: UUID | None = None) -> dict[str, str]:
+    """A bearer header minted directly (no Argon2id login), for tests with many actors."""
+    return bearer(svc.tokens.issue(user_id, role, customer_id))
+
+
+async def audit_actions(svc: Services, customer_id: UUID) -> list[dict[str, Any]]:
+    """The customer's audit entries, oldest first, as plain dicts."""
+    rows = await svc.pool.fetch("SELECT * FROM audit_log WHERE customer_id = $1 ORDER BY seq",
+                                customer_id)
+    return [dict(row) for row in rows]
