@@ -3,6 +3,10 @@
 Each secret is wrapped by the master keyring. Destroying a month's entry makes every
 customer private key of that month, in the database and in all its backups, unopenable.
 Operators must keep this file out of long-lived backups (see docs/OPERATIONS.md).
+
+A destroyed month leaves a tombstone (its name and when), and no secret is ever created for
+a month that is tombstoned or already past retention: a late recording for such a month is
+refused instead of being sealed under a fresh secret.
 """
 
 from __future__ import annotations
@@ -13,11 +17,22 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from crypto import MasterKeyring, new_epoch_secret
+from recstore.errors import Invalid
+from recstore.retention_policy import epoch_closes_at
 
 _FORMAT_VERSION = 1
+
+
+class EpochClosed(Invalid):
+    """A recording for a month whose key material is, or may already be, destroyed."""
+
+    def __init__(self) -> None:
+        super().__init__("the recording is already past its retention period")
 
 
 def _aad(epoch: str) -> bytes:
@@ -42,24 +57,40 @@ class EpochKeyStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _read(self) -> dict[str, str]:
+    def _read_document(self) -> dict[str, Any]:
         try:
-            document = json.loads(self.path.read_text())
+            document: dict[str, Any] = json.loads(self.path.read_text())
         except FileNotFoundError:
-            return {}
+            return {"epochs": {}, "destroyed": {}}
         if document.get("version") != _FORMAT_VERSION:
             raise RuntimeError("unknown epoch key file version")
-        epochs: dict[str, str] = document["epochs"]
+        document.setdefault("destroyed", {})
+        return document
+
+    def _read(self) -> dict[str, str]:
+        epochs: dict[str, str] = self._read_document()["epochs"]
         return epochs
 
-    def _write(self, epochs: dict[str, str]) -> None:
+    def _write(self, epochs: dict[str, str], destroyed: dict[str, str] | None = None) -> None:
+        if destroyed is None:
+            destroyed = self._read_document()["destroyed"]
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
-            json.dump({"version": _FORMAT_VERSION, "epochs": epochs}, out, indent=1, sort_keys=True)
+            json.dump({"version": _FORMAT_VERSION, "epochs": epochs, "destroyed": destroyed},
+                      out, indent=1, sort_keys=True)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
+        self._sync_directory()
+
+    def _sync_directory(self) -> None:
+        # The rename itself must be durable, or a crash could bring a destroyed secret back.
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -82,16 +113,23 @@ class EpochKeyStore:
         self._refresh()
         return self._cache.get(epoch)
 
-    def get_or_create(self, epoch: str) -> bytes:
+    def get_or_create(self, epoch: str, *, now: datetime | None = None) -> bytes:
+        """The month's secret, created on first use; EpochClosed for a month that is destroyed
+        or past retention (no recording of it may be stored any more)."""
         secret = self.get(epoch)
         if secret is not None:
             return secret
+        if (now or datetime.now(UTC)) >= epoch_closes_at(epoch):
+            raise EpochClosed()
         with self._locked():
-            epochs = self._read()
+            document = self._read_document()
+            epochs: dict[str, str] = document["epochs"]
+            if epoch in document["destroyed"]:
+                raise EpochClosed()
             if epoch not in epochs:
                 wrapped = self._keyring.wrap(new_epoch_secret(), aad=_aad(epoch))
                 epochs[epoch] = base64.b64encode(wrapped).decode()
-                self._write(epochs)
+                self._write(epochs, document["destroyed"])
         secret = self.get(epoch)
         assert secret is not None
         return secret
@@ -99,13 +137,22 @@ class EpochKeyStore:
     def epochs(self) -> list[str]:
         return sorted(self._read())
 
-    def destroy(self, epoch: str) -> bool:
-        """Forget a month's secret for good. Returns whether it existed."""
+    def destroyed(self) -> dict[str, str]:
+        """Tombstones: destroyed month -> when (RFC 3339)."""
+        tombstones: dict[str, str] = self._read_document()["destroyed"]
+        return dict(sorted(tombstones.items()))
+
+    def destroy(self, epoch: str, *, now: datetime | None = None) -> bool:
+        """Forget a month's secret for good and leave a tombstone. Returns whether it existed."""
+        epoch_closes_at(epoch)  # validates the name before anything is written
         with self._locked():
-            epochs = self._read()
+            document = self._read_document()
+            epochs: dict[str, str] = document["epochs"]
+            destroyed: dict[str, str] = document["destroyed"]
             existed = epochs.pop(epoch, None) is not None
-            if existed:
-                self._write(epochs)
+            if existed or epoch not in destroyed:
+                destroyed.setdefault(epoch, (now or datetime.now(UTC)).isoformat())
+                self._write(epochs, destroyed)
         self._refresh()
         return existed
 
@@ -121,5 +168,5 @@ class EpochKeyStore:
                     epochs[epoch] = base64.b64encode(self._keyring.wrap(secret, aad=_aad(epoch))).decode()
                     changed += 1
             if changed:
-                self._write(epochs)
+                self._write(epochs, None)
         return changed

@@ -46,3 +46,27 @@ class Metrics:
         self.oldest_recording_age = Gauge(
             "recstore_oldest_recording_age_seconds", "Age of the oldest live recording",
             registry=r)
+        self.retention_deleted = Counter(
+            "recstore_retention_deleted", "Recordings hard-deleted by the retention scheduler",
+            registry=r)
+        self.retention_failures = Counter(
+            "recstore_retention_failures", "Retention failures (object deletes, whole passes)",
+            ["step"], registry=r)
+        self.retention_overdue = Gauge(
+            "recstore_retention_overdue_recordings",
+            "Recordings past expiry by more than the tolerance; must be 0", registry=r)
+        self.retention_last_success = Gauge(
+            "recstore_retention_last_success_timestamp_seconds",
+            "Unix time of the last retention pass without failures (any process)", registry=r)
+        self.retention_since_last_pass = Gauge(
+            "recstore_retention_seconds_since_last_pass",
+            "Seconds since the last retention pass without failures (any process)", registry=r)
+        self.epochs_destroyed = Counter(
+            "recstore_retention_epochs_destroyed", "Retention epochs whose secret was destroyed",
+            registry=r)
+        self.janitor_removed = Counter(
+            "recstore_janitor_removed", "Orphan objects and object-less rows removed",
+            ["kind"], registry=r)
+        self.janitor_rows_missing_object = Gauge(
+            "recstore_janitor_rows_missing_object",
+            "Recording rows whose object was missing at the last janitor pass", registry=r)

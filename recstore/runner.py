@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -12,18 +11,17 @@ import asyncpg
 from aiohttp import web
 
 from ingest.worker import run_ingest_worker
-from recstore import janitor, retention
 from recstore.app import create_app
 from recstore.bootstrap import check_bucket_region
 from recstore.consent_jobs import run_consent_jobs
 from recstore.db import available_migrations
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
+from recstore.retention_scheduler import run_scheduler
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 
 log = logging.getLogger("recstore.runner")
-RETENTION_INTERVAL_SECONDS = 60.0
 
 
 class NotMigrated(RecstoreError):
@@ -43,18 +41,10 @@ async def require_schema(settings: Settings) -> None:
 
 
 async def maintenance_loop(svc: Services, stop: asyncio.Event,
-                           interval: float = RETENTION_INTERVAL_SECONDS) -> None:
-    """Retention and janitor passes; a failed pass is logged and retried next interval."""
-    while not stop.is_set():
-        try:
-            await retention.run_pass(svc.pool, svc.store)
-            age = await retention.oldest_live_age_seconds(svc.pool)
-            svc.metrics.oldest_recording_age.set(age or 0)
-            await janitor.run(svc.pool, svc.store)
-        except Exception:
-            log.exception("maintenance pass failed; retrying next interval")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+                           interval: float | None = None) -> None:
+    """Retention, epoch destruction and janitor passes (RECSTORE_RETENTION_* tunes them); a
+    failed pass is logged and retried next interval."""
+    await run_scheduler(svc, stop, interval=interval)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
