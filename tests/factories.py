@@ -90,3 +90,43 @@ async def audit_actions(svc: Services, customer_id: UUID) -> list[dict[str, Any]
     rows = await svc.pool.fetch("SELECT * FROM audit_log WHERE customer_id = $1 ORDER BY seq",
                                 customer_id)
     return [dict(row) for row in rows]
+
+
+async def insert_recordings(svc: Services, customer_id: UUID, *, count: int, recorded_at: Any,
+                            expires_at: Any = None, object_every: int = 1,
+                            epoch: str | None = None) -> list[tuple[UUID, str]]:
+    """`count` recording rows straight into SQL (no audio, no crypto: fast), and a tiny object
+    for every `object_every`-th (0: none). Returns (id, object_key) pairs. The rows' customer
+    key is random bytes: these recordings are for deleting, never for reading."""
+    import asyncio
+    import os
+    import uuid
+    from datetime import timedelta
+
+    from crypto import epoch_of
+
+    epoch = epoch or epoch_of(recorded_at)
+    expires_at = expires_at or recorded_at + timedelta(days=90)
+    await svc.pool.execute(
+        "INSERT INTO customer_keys (customer_id, epoch, public_key, wrapped_private_key)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        customer_id, epoch, os.urandom(32), os.urandom(73))
+    made = [(rid, f"recordings/{customer_id}/{rid}") for rid in (uuid.uuid4() for _ in range(count))]
+    await svc.pool.copy_records_to_table(
+        "recordings", columns=["id", "customer_id", "kind", "provider", "epoch", "recorded_at",
+                               "expires_at", "content_type", "size_bytes", "sha256",
+                               "object_key", "sealed_data_key"],
+        records=[(rid, customer_id, "voicemail", "test", epoch, recorded_at, expires_at,
+                  "audio/wav", 16, bytes(32), key, os.urandom(80)) for rid, key in made])
+    gate = asyncio.Semaphore(8)
+
+    async def put(key: str) -> None:
+        async def body() -> Any:
+            yield b"0123456789abcdef"
+
+        async with gate:
+            await svc.store.put_stream(key, body())
+
+    if object_every:
+        await asyncio.gather(*(put(key) for _, key in made[::object_every]))
+    return made
