@@ -17,7 +17,7 @@ from recstore.consent_jobs import run_consent_jobs
 from recstore.db import available_migrations
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
-from recstore.retention_scheduler import run_scheduler
+from recstore.retention_scheduler import run_gauge_refresher, run_scheduler
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 
@@ -72,6 +72,8 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
             tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
             tasks.append(asyncio.create_task(run_consent_jobs(svc, stop)))
+        if api and not worker:
+            tasks.append(asyncio.create_task(run_gauge_refresher(svc, stop)))
         if on_ready is not None:
             await on_ready(url)
         await stop.wait()

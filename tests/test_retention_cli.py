@@ -121,3 +121,41 @@ async def test_migrate_sets_the_lifecycle_backstop_and_doctor_checks_it(
     await asyncio.to_thread(services.store._client.delete_bucket_lifecycle, settings.s3_bucket)
     missing = (await run_checks(settings))["checks"]["lifecycle_backstop"]
     assert missing["ok"] is False and missing["days"] is None
+
+
+async def test_an_api_process_exports_what_the_workers_did(
+        services: Services, settings: Settings) -> None:
+    import aiohttp
+
+    from recstore.retention_scheduler import RetentionSettings, retention_pass
+    from recstore.runner import run_services
+    from recstore.services import open_services
+
+    tenant = await make_tenant(services)
+    async with open_services(settings, pool_size=2) as worker:  # another process, in effect
+        await retention_pass(worker, RetentionSettings())
+    await insert_recordings(services, tenant.customer_id, count=1,
+                            recorded_at=datetime.now(UTC) - timedelta(days=91), object_every=0)
+    stop, ready = asyncio.Event(), asyncio.get_running_loop().create_future()
+
+    async def announce(url: str) -> None:
+        ready.set_result(url)
+
+    api = asyncio.create_task(run_services(services, api=True, worker=False, host="127.0.0.1",
+                                           port=0, stop=stop, on_ready=announce))
+    try:
+        url = await asyncio.wait_for(ready, timeout=10)
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                text = await (await http.get(f"{url}/metrics")).text()
+                if "recstore_retention_overdue_recordings 1.0" in text:
+                    break
+                await asyncio.sleep(0.05)
+        assert "recstore_retention_overdue_recordings 1.0" in text
+        last = services.metrics.registry.get_sample_value(
+            "recstore_retention_last_success_timestamp_seconds")
+        assert last is not None and abs(last - datetime.now(UTC).timestamp()) < 60
+        assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 1  # no deleting
+    finally:
+        stop.set()
+        await asyncio.wait_for(api, timeout=10)
