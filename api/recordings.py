@@ -1,4 +1,4 @@
-"""Customer recording routes: list, read, stream audio (with Range)."""
+"""Customer recording routes: list and search, read, stream audio (with Range), delete."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from crypto import CustomerKeyPair, blind_index, normalize_phone
 from recstore import audit
 from recstore.appkeys import services_key, streaming_started_key
 from recstore.customers import customer_row, customer_secrets
+from recstore.erasure import erase_recording, live_row
 from recstore.errors import Invalid
+from recstore.object_store import ObjectStoreError
 from recstore.recordings import (
     AudioSlice,
     KeyPairCache,
     choose_slice,
     customer_view,
     decrypt_audio,
-    get_row,
     list_page,
 )
 from recstore.services import Services
@@ -53,7 +54,7 @@ async def get_recording(request: web.Request) -> web.Response:
     recording_id = path_uuid(request, "id")
     assert who.customer_id is not None
     async with svc.pool.acquire() as conn:
-        row = await get_row(conn, who.customer_id, recording_id)
+        row = await live_row(conn, who.customer_id, recording_id)
         view = await customer_view(row, KeyPairCache(conn, svc.keys, who.customer_id))
         await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
                            action="recording.metadata_read", recording_id=recording_id)
@@ -65,12 +66,26 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
     recording_id = path_uuid(request, "id")
     assert who.customer_id is not None
     async with svc.pool.acquire() as conn:
-        row = await get_row(conn, who.customer_id, recording_id)
+        row = await live_row(conn, who.customer_id, recording_id)
         pair = await svc.keys.keypair(conn, who.customer_id, row["epoch"])
         chosen = choose_slice(int(row["size_bytes"]), _requested_range(request))
         await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
                            action="recording.audio_read", recording_id=recording_id)
-    return await stream_audio(request, svc, row, pair, chosen)
+    try:
+        return await stream_audio(request, svc, row, pair, chosen)
+    except ObjectStoreError:
+        async with svc.pool.acquire() as conn:  # deleted meanwhile: 404, not an outage
+            await live_row(conn, who.customer_id, recording_id)
+        raise
+
+
+async def delete_recording(request: web.Request) -> web.Response:
+    """Crypto-shred, then remove object and row; 404 afterwards, as for any unknown id."""
+    svc, who = request.app[services_key], customer_of(request)
+    recording_id = path_uuid(request, "id")
+    assert who.customer_id is not None
+    await erase_recording(svc.pool, svc.store, who.customer_id, recording_id, who.user_id)
+    return web.Response(status=204)
 
 
 def _requested_range(request: web.Request) -> slice | None:

@@ -13,7 +13,9 @@ from api.models import (
     TokenResponse,
     UploadCreated,
 )
+from api.openapi_models import OpenApiDocument
 from api.provider_webhooks import PROVIDER_OPERATIONS
+from api.rights_routes import RIGHTS_OPERATIONS
 from api.security import CUSTOMER_ROLES
 from api.spec import Operation
 from api.staff_access_routes import STAFF_ACCESS_OPERATIONS
@@ -24,7 +26,8 @@ OPERATIONS: list[Operation] = [
               "operations", response=Readiness, extra_responses={503: "Not ready"}),
     Operation("GET", "/metrics", health.metrics, "Prometheus metrics", "operations",
               response_content="text/plain"),
-    Operation("GET", "/api/openapi.json", health.openapi, "This document", "operations"),
+    Operation("GET", "/api/openapi.json", health.openapi, "This document", "operations",
+              response=OpenApiDocument),
     Operation("POST", "/api/v1/auth/login", auth_routes.login_handler, "Log in", "auth",
               body=LoginRequest, response=TokenResponse, errors=(401, 422, 429)),
     Operation("GET", "/api/v1/recordings", recordings.list_recordings,
@@ -42,4 +45,5 @@ OPERATIONS: list[Operation] = [
               extra_responses={200: "Already stored (same Idempotency-Key)"}),
     *PROVIDER_OPERATIONS,
     *STAFF_ACCESS_OPERATIONS,
+    *RIGHTS_OPERATIONS,
 ]

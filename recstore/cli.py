@@ -193,9 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_set_provider(customer, command)
     add_job_commands(sub, command)
-    from recstore.consent_commands import add_consent_commands
+    from recstore.erasure_commands import add_erasure_commands
 
-    add_consent_commands(sub, customer, command)
+    add_erasure_commands(customer, command)
     from recstore.consent_commands import add_consent_commands
 
     add_consent_commands(sub, customer, command)
