@@ -51,7 +51,14 @@ async def due_epochs(pool: Pool, epochs: EpochKeyStore, now: datetime,
     recorded = {row["epoch"] for row in await pool.fetch("SELECT epoch FROM destroyed_epochs")}
     keyed = {row["epoch"] for row in await pool.fetch("SELECT DISTINCT epoch FROM customer_keys")}
     pending = keyed | set(epochs.epochs()) | (set(epochs.destroyed()) - recorded)
-    return sorted(epoch for epoch in pending if now >= epoch_destroy_after(epoch, grace))
+    due = []
+    for epoch in sorted(pending):
+        try:
+            if now >= epoch_destroy_after(epoch, grace):
+                due.append(epoch)
+        except ValueError:  # not a month name: nothing recstore wrote, so it is reported only
+            log.error("unknown retention epoch name; skipped", extra={"epoch": epoch[:16]})
+    return due
 
 
 async def _unexpired(pool: Pool, epoch: str, now: datetime) -> int:

@@ -242,3 +242,18 @@ async def test_a_late_recording_for_a_destroyed_month_is_refused_and_nothing_sto
     assert await counts(services) == (0, 0)
     assert services.keys.epochs.epochs() == []
     assert await services.pool.fetchval("SELECT count(*) FROM customer_keys") == 0
+
+
+async def test_a_malformed_month_name_does_not_stop_the_pass(services: Services) -> None:
+    tenant = await make_tenant(services)
+    old = datetime.now(UTC) - timedelta(days=80)
+    month = epoch_of(old)
+    async with services.pool.acquire() as conn:
+        await services.keys.public_key(conn, tenant.customer_id, month)
+    await services.pool.execute(
+        "INSERT INTO customer_keys (customer_id, epoch, public_key, wrapped_private_key)"
+        " VALUES ($1, '2026-13', '\\x00', '\\x00')", tenant.customer_id)
+    result = await run_epoch_pass(services.pool, services.keys.epochs,
+                                  now=epoch_destroy_after(month))
+    assert result.destroyed == [month]
+    assert await services.pool.fetchval("SELECT epoch FROM customer_keys") == "2026-13"
