@@ -72,16 +72,18 @@ def signature_valid(auth_token: str, url: str, params: Iterable[tuple[str, str]]
                     signature: str, *, json_body: bytes | None = None) -> bool:
     parsed = urlparse(url)
     body_ok = True
-    query = parse_qs(parsed.query)
-    if json_body is not None and "bodySHA256" in query:
-        body_ok = hmac.compare_digest(hashlib.sha256(json_body).hexdigest(),
-                                      query["bodySHA256"][0])
-        params = ()
+    if json_body is not None:
+        query = parse_qs(parsed.query)
+        if "bodySHA256" in query:
+            body_ok = hmac.compare_digest(hashlib.sha256(json_body).hexdigest(),
+                                          query["bodySHA256"][0])
+            params = ()
     pairs = list(params)
-    # The second form is computed only when the first fails: most URLs carry no port.
+    # The URL as called first; the other port form is computed only when that fails.
+    candidates = dict.fromkeys((url, _without_port(parsed), _with_port(parsed)))
     matches = (hmac.compare_digest(compute_signature(auth_token, candidate, pairs).encode(),
                                    signature.encode())
-               for candidate in (_without_port(parsed), _with_port(parsed)))
+               for candidate in candidates)
     return body_ok and any(matches)
 
 
