@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--id", required=True, help="key id, e.g. 2026-11-a")
     command("init-jwt", cmd_keys_init_jwt, "create the JWT signing key file if it is missing",
             parent=keys)
+    from recstore.token_commands import add_token_commands
+
+    add_token_commands(keys, command)
 
     customer = sub.add_parser("customer", help="manage customers").add_subparsers(
         dest="subcommand", required=True)

@@ -3,13 +3,16 @@ and the audit trail of refused credentials."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import io
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from factories import Tenant, bearer, login, make_tenant
 from recstore.app import create_app
+from recstore.cli import main as cli_main
 from recstore.jwks import JwksVerifier, external_user_id
 from recstore.services import Services, open_services
-from recstore.tokens import generate_private_key_file, load_private_key, public_key_pem
+from recstore.tokens import (
+    generate_private_key_file,
+    load_private_key,
+    load_public_keys,
+    public_key_pem,
+)
 
 ISSUER, AUDIENCE = "https://idp.example", "recstore-portal"
 
@@ -193,3 +202,26 @@ async def test_a_withdrawn_token_is_written_to_its_customers_audit_log(
         tenant.customer_id)
     assert entry["action"] == "access.denied.token_revoked"
     assert entry["actor_id"] == tenant.user_id and entry["recording_id"] is None
+
+
+async def test_jwt_public_prints_the_key_a_rotation_keeps_verifying(
+        services: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("RECSTORE_JWT_PRIVATE_KEY_FILE",
+                       str(services.settings.jwt_private_key_file))
+    for name in ("database_url", "s3_endpoint", "s3_access_key", "s3_secret_key",
+                 "master_keys", "epoch_keys_file"):
+        value = getattr(services.settings, name)
+        raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        monkeypatch.setenv(f"RECSTORE_{name.upper()}", str(raw))
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert await asyncio.to_thread(cli_main, ["keys", "jwt-public", "--json"]) == 0
+    printed = json.loads(out.getvalue())
+    token = services.tokens.issue(tenant.user_id, "customer_user", tenant.customer_id)
+    assert printed["kid"] == jwt.get_unverified_header(token)["kid"]
+    assert "PRIVATE" not in printed["public_key_pem"]
+    saved = tmp_path / "previous.pem"
+    saved.write_text(printed["public_key_pem"])
+    [public] = load_public_keys(saved)
+    assert jwt.decode(token, public, algorithms=["EdDSA"], audience=services.tokens.audience)
