@@ -1,0 +1,200 @@
+"""Memory of GET /api/v1/export as the account grows: it must stay flat.
+
+Run from the repository root:  .venv/bin/python bench/bench_export.py [MiB ...]
+(default: 256 1024 2048 MiB of audio, in 32 MiB recordings).
+
+Starts the embedded PostgreSQL + S3 in a temporary directory and `recstore serve` as a
+separate process, stores synthetic recordings (a valid WAV header, then silence) until the
+account holds each total, and downloads the export over HTTP while sampling the server
+process's resident set size every 20 ms. Also reports the peak of Python allocations
+(tracemalloc) while the export generator runs in this process over the smallest account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import sys
+import tempfile
+import time
+import tracemalloc
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp
+import psutil
+
+from crypto import MasterKeyring
+from recstore.bootstrap import prepare_storage
+from recstore.customers import create_customer, create_user
+from recstore.embedded import EmbeddedStack
+from recstore.export import export_archive
+from recstore.services import Services, open_services
+from recstore.settings import Settings
+from recstore.storing import IncomingRecording, store_recording
+from recstore.tokens import generate_private_key_file
+
+MiB = 1 << 20
+RECORDING = 32 * MiB
+SILENCE = bytes(MiB)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wav_header(data_bytes: int) -> bytes:
+    """PCM, mono, 16-bit, 8 kHz."""
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt "
+            + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes))
+
+
+async def audio(total: int) -> AsyncIterator[bytes]:
+    header = wav_header(total - 44)
+    yield header
+    left = total - len(header)
+    while left:
+        take = min(MiB, left)
+        yield SILENCE[:take]
+        left -= take
+
+
+async def fill(svc: Services, customer_id: object, start: int, count: int) -> None:
+    now = datetime.now(UTC)
+    for i in range(start, start + count):
+        incoming = IncomingRecording(customer_id=customer_id, provider="bench",  # type: ignore[arg-type]
+                                     kind="call", provider_recording_id=f"bench-{i}",
+                                     recorded_at=now - timedelta(minutes=i))
+        await store_recording(svc.pool, svc.store, svc.keys, incoming, audio(RECORDING),
+                              max_bytes=RECORDING)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def serve(settings: Settings, port: int) -> asyncio.subprocess.Process:
+    env = {**os.environ, "RECSTORE_PORT": str(port), "RECSTORE_LOG_LEVEL": "WARNING"}
+    for name, value in settings.model_dump().items():
+        if value is not None and name not in ("port", "log_level"):
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            env[f"RECSTORE_{name.upper()}"] = str(raw)
+    process = await asyncio.create_subprocess_exec(str(ROOT / ".venv/bin/recstore"), "serve",
+                                                   env=env)
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("recstore serve did not come up")
+
+
+async def download(url: str, token: str, pid: int, keep: Path | None) -> tuple[int, float, int]:
+    """(bytes, seconds, peak RSS) of one export download."""
+    server = psutil.Process(pid)
+    peak = server.memory_info().rss
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, server.memory_info().rss)
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.create_task(sample())
+    received = 0
+    started = time.perf_counter()
+    out = keep.open("wb") if keep else None
+    try:
+        async with aiohttp.ClientSession() as http, http.get(
+                f"{url}/api/v1/export", headers={"Authorization": f"Bearer {token}"},
+                timeout=aiohttp.ClientTimeout(total=None)) as response:
+            assert response.status == 200, await response.text()
+            async for piece in response.content.iter_chunked(MiB):
+                received += len(piece)
+                if out:
+                    out.write(piece)
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        await sampler
+        if out:
+            out.close()
+    return received, elapsed, peak
+
+
+async def python_peak(svc: Services, customer_id: object, actor_id: object) -> tuple[int, int]:
+    tracemalloc.start()
+    try:
+        total = 0
+        async for piece in export_archive(svc.pool, svc.store, svc.keys, customer_id,  # type: ignore[arg-type]
+                                          actor_id):  # type: ignore[arg-type]
+            total += len(piece)
+        return total, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def run(levels: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
+        jwt_key = Path(tmp) / "jwt.pem"
+        generate_private_key_file(jwt_key)
+        settings = Settings.model_validate({
+            "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
+            "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
+            "master_keys": MasterKeyring.generate_entry("bench"),
+            "epoch_keys_file": Path(tmp) / "epochs.json", "jwt_private_key_file": jwt_key})
+        await prepare_storage(settings)
+        port = free_port()
+        async with open_services(settings) as svc:
+            async with svc.pool.acquire() as conn:
+                created = await create_customer(conn, svc.keys, name="Bench AB",
+                                                email="bench@bench.example")
+                admin = await create_user(conn, customer_id=created.customer_id,
+                                          email="admin@bench.example",
+                                          password="bench password 123", role="customer_admin")
+            token = svc.tokens.issue(admin, "customer_admin", created.customer_id)
+            server = await serve(settings, port)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                idle = psutil.Process(server.pid).memory_info().rss
+                print(f"server RSS after start: {idle / MiB:.1f} MiB")
+                print("| audio in account | recordings | export size | seconds | MB/s "
+                      "| server RSS before | peak during export |")
+                print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                stored = 0
+                for level in levels:
+                    count = level * MiB // RECORDING
+                    await fill(svc, created.customer_id, stored, count - stored)
+                    stored = count
+                    before = psutil.Process(server.pid).memory_info().rss
+                    keep = Path(tmp) / "export.zip" if level == levels[0] else None
+                    size, seconds, peak = await download(url, token, server.pid, keep)
+                    if keep:
+                        with zipfile.ZipFile(keep) as archive:
+                            assert archive.testzip() is None
+                            assert len(archive.namelist()) == 2 * count + 4
+                        keep.unlink()
+                    print(f"| {level} MiB | {count} | {size / MiB:.0f} MiB | {seconds:.1f} "
+                          f"| {size / seconds / 1e6:.0f} | {before / MiB:.1f} MiB "
+                          f"| {peak / MiB:.1f} MiB |")
+                exported, py_peak = await python_peak(svc, created.customer_id, admin)
+                print(f"\nin-process generator over {exported / MiB:.0f} MiB of archive: "
+                      f"peak Python allocations (tracemalloc) {py_peak / MiB:.2f} MiB")
+            finally:
+                server.terminate()
+                await server.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(run([int(a) for a in sys.argv[1:]] or [256, 1024, 2048]))
