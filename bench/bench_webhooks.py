@@ -149,17 +149,20 @@ async def _run_at_rate(requests: list[tuple[str, bytes, dict[str, str]]], rate: 
     slots = asyncio.Semaphore(senders)
     connector = aiohttp.TCPConnector(limit=senders)
     async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter()
-
-        async def one(i: int, url: str, body: bytes, headers: dict[str, str]) -> None:
-            due = start + i / rate
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        async def one(due: float, url: str, body: bytes, headers: dict[str, str]) -> None:
             async with slots, session.post(url, data=body, headers=headers) as response:
                 await response.read()
                 assert response.status == 204
             latencies.append(time.perf_counter() - due)
 
-        await asyncio.gather(*(one(i, *r) for i, r in enumerate(requests)))
+        tasks = []
+        start = time.perf_counter()
+        for i, request in enumerate(requests):  # each started when due, not all up front
+            due = start + i / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(one(due, *request)))
+        await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
     cuts = statistics.quantiles(latencies, n=100)
     return {"requests": len(latencies), "per_s": len(latencies) / elapsed,

@@ -80,6 +80,18 @@ async def test_concurrent_enqueues_each_learn_their_own_outcome(
     assert await services.pool.fetchval("SELECT count(*) FROM ingest_jobs") == 60
 
 
+async def test_enqueue_fails_loudly_instead_of_hanging_when_the_database_is_gone(
+        services: Services, tenant: Tenant) -> None:
+    from recstore.db import create_pool
+
+    pool = await create_pool(services.settings.database_url.get_secret_value(), max_size=1)
+    await pool.close()
+    with pytest.raises(Exception, match=r"closed|closing"):
+        await asyncio.wait_for(asyncio.gather(*(jobs.enqueue(
+            pool, services.keys, customer_id=tenant.customer_id, provider="twilio",
+            provider_recording_id=f"RE{i:032x}", public={}, private={}) for i in range(5))), 5)
+
+
 async def test_an_expired_lease_comes_back_and_the_old_holder_is_fenced_off(
         services: Services, tenant: Tenant) -> None:
     await _enqueue(services, tenant.customer_id, 1)
