@@ -6,11 +6,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from minio import Minio
+from minio.deleteobjects import DeleteObject
 
 from crypto import MasterKeyring
 from recstore.app import create_app
@@ -79,9 +82,24 @@ def jwt_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _drop_bucket(info: StackInfo, bucket: str) -> None:
+    """Remove a test's bucket with every object version. SeaweedFS gives each bucket its
+    own volumes, so buckets left behind exhaust its volume slots within a few hundred tests."""
+    client = Minio(urlsplit(info.s3_endpoint).netloc, access_key=info.s3_access_key,
+                   secret_key=info.s3_secret_key, secure=False, region="eu-north-1")
+    if not client.bucket_exists(bucket):
+        return
+    doomed = [DeleteObject(o.object_name, o.version_id)
+              for o in client.list_objects(bucket, recursive=True, include_version=True)
+              if o.object_name is not None]
+    errors = list(client.remove_objects(bucket, doomed))
+    assert not errors, errors
+    client.remove_bucket(bucket)
+
+
 @pytest.fixture
 def make_settings(stack: StackInfo, database_url: str, jwt_key_file: Path,
-                  tmp_path: Path) -> Any:
+                  tmp_path: Path) -> Iterator[Any]:
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     master = MasterKeyring.generate_entry("test-1")
 
@@ -95,7 +113,8 @@ def make_settings(stack: StackInfo, database_url: str, jwt_key_file: Path,
         values.update(overrides)
         return Settings.model_validate(values)
 
-    return build
+    yield build
+    _drop_bucket(stack, bucket)
 
 
 @pytest.fixture
