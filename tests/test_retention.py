@@ -253,7 +253,10 @@ async def test_an_upload_in_flight_while_retention_shortens_gets_the_new_expiry(
         services.pool, services.store, services.keys,
         IncomingRecording(tenant.customer_id, "upload", recorded_at=recorded), body(),
         max_bytes=10_000_000, before_commit=wait_for_settings_change))
-    await body_read.wait()  # expiry computed under 90 days, row not yet written
+    waiting = asyncio.ensure_future(body_read.wait())
+    await asyncio.wait({upload_task, waiting}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    assert body_read.is_set(), upload_task  # expiry computed under 90 days, row not written
     async with services.pool.acquire() as conn:
         await apply_retention_days(conn, tenant.customer_id, 7)
     release.set()
