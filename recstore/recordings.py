@@ -69,7 +69,8 @@ async def list_page(
     """Newest first by (recorded_at, id): a keyset cursor stays stable under inserts."""
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
-    where = ["customer_id = $1"]
+    # A row whose key is shredded is being deleted: to readers it is already gone.
+    where = ["customer_id = $1", "shredded_at IS NULL"]
     args: list[Any] = [customer_id]
 
     def arg(value: Any) -> str:
@@ -99,7 +100,8 @@ async def list_page(
 
 async def get_row(conn: Connection, customer_id: UUID, recording_id: UUID) -> asyncpg.Record:
     row = await conn.fetchrow(
-        "SELECT * FROM recordings WHERE id = $1 AND customer_id = $2", recording_id, customer_id
+        "SELECT * FROM recordings WHERE id = $1 AND customer_id = $2 AND shredded_at IS NULL",
+        recording_id, customer_id
     )
     if row is None:
         raise NotFound()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import aiohttp
@@ -100,3 +101,18 @@ async def test_tampered_ciphertext_never_yields_plaintext(client: Any, services:
     damaged_chunk = max(0, (offset - HEADER_SIZE) // (CHUNK_SIZE + 16))
     assert len(received) <= damaged_chunk * CHUNK_SIZE
     assert body.startswith(received)
+
+
+async def test_a_recording_being_deleted_is_already_gone_to_readers(
+        client: Any, services: Services, stored: Any) -> None:
+    """Between the key shred and the row delete, readers see 404, not a decryption error."""
+    _, recording_id, _, token = stored
+    await services.pool.execute(
+        "UPDATE recordings SET shredded_at = now(), sealed_data_key = '' WHERE id = $1",
+        uuid.UUID(recording_id))
+    for suffix in ("", "/audio"):
+        response = await client.get(f"/api/v1/recordings/{recording_id}{suffix}",
+                                    headers=bearer(token))
+        assert response.status == 404
+    listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
+    assert listing["items"] == []
