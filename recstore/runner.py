@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ import asyncpg
 from aiohttp import web
 
 from ingest.worker import run_ingest_worker
+from recstore import erasure
 from recstore.app import create_app
 from recstore.bootstrap import check_bucket_region
 from recstore.consent_jobs import run_consent_jobs
@@ -22,6 +24,7 @@ from recstore.services import Services, open_services
 from recstore.settings import Settings
 
 log = logging.getLogger("recstore.runner")
+ERASURE_RESUME_SECONDS = 60.0
 
 
 class NotMigrated(RecstoreError):
@@ -47,6 +50,18 @@ async def maintenance_loop(svc: Services, stop: asyncio.Event,
     await run_scheduler(svc, stop, interval=interval)
 
 
+async def erasure_loop(svc: Services, stop: asyncio.Event,
+                       interval: float = ERASURE_RESUME_SECONDS) -> None:
+    """Finishes account erasures whose process died mid-way (their lease has lapsed)."""
+    while not stop.is_set():
+        try:
+            await erasure.resume_pending(svc.pool, svc.store)
+        except Exception:
+            log.exception("erasure resume pass failed; retrying next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,6 +85,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             log.info("serving", extra={"url": url})
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
+            tasks.append(asyncio.create_task(erasure_loop(svc, stop)))
             tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
             tasks.append(asyncio.create_task(run_consent_jobs(svc, stop)))
         if api and not worker:

@@ -192,3 +192,29 @@ async def test_erasure_status_cli_prints_one_json_object(
         pass
     else:
         raise AssertionError("an unknown customer has no erasure status")
+
+
+async def test_the_worker_finishes_an_erasure_whose_process_died(
+        client: Any, services: Services) -> None:
+    """No operator needed: the worker's erasure loop picks up a lapsed lease by itself."""
+    import asyncio
+
+    from recstore.runner import erasure_loop
+
+    tenant = await make_tenant(services)
+    await _upload(client, tenant, wav(1.0))
+    await request_erasure(services.pool, tenant.customer_id, tenant.admin_id)
+    await services.pool.execute(  # the process that took the erasure died holding it
+        "UPDATE customer_erasures SET lease_until = now() - interval '1 s'")
+    stop = asyncio.Event()
+    loop = asyncio.create_task(erasure_loop(services, stop, interval=0.1))
+    try:
+        for _ in range(100):
+            if (await erasure_status(services.pool, tenant.customer_id)).state == "done":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        stop.set()
+        await loop
+    assert (await erasure_status(services.pool, tenant.customer_id)).state == "done"
+    assert await services.store.list_keys(f"recordings/{tenant.customer_id}/") == []
