@@ -11,7 +11,7 @@ from api import hardening
 from api.problem import problem_middleware
 from api.routes import OPERATIONS
 from api.security import requires
-from api.spec import build_openapi
+from api.spec import Operation, build_openapi
 from recstore import __version__
 from recstore.appkeys import openapi_key, services_key
 from recstore.services import Services, open_services
@@ -21,16 +21,25 @@ from recstore.settings import Settings
 CLIENT_MAX_SIZE = 1024 * 1024
 
 
-def _add_routes(app: web.Application) -> None:
-    for op in OPERATIONS:
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _add_routes(app: web.Application, operations: list[Operation]) -> None:
+    for op in operations:
         handler = op.handler if op.roles is None else requires(op.roles, op.handler)
         app.router.add_route(op.method, op.path, handler, name=op.operation_id)
-    app[openapi_key] = build_openapi(OPERATIONS, version=__version__)
+    app[openapi_key] = build_openapi(operations, version=__version__)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None
-               ) -> web.Application:
-    """Either `settings` (the app opens its own pool etc.) or ready `services` (tests, `up`)."""
+def create_ops_app(services: Services) -> web.Application:
+    """Health and metrics only: what a worker process exposes (RECSTORE_METRICS_PORT)."""
+    return create_app(services=services, only=OPS_PATHS)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               only: frozenset[str] | None = None) -> web.Application:
+    """Either `settings` (the app opens its own pool etc.) or ready `services` (tests, `up`);
+    `only` limits the routes to those paths."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=CLIENT_MAX_SIZE)
     if services is not None:
         app[services_key] = services
@@ -43,6 +52,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 yield
 
         app.cleanup_ctx.append(resources)
-    _add_routes(app)
+    _add_routes(app, [op for op in OPERATIONS if only is None or op.path in only])
     hardening.install(app)
     return app

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ingest.worker import run_ingest_worker
 from recstore import erasure
-from recstore.app import create_app
+from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
 from recstore.consent_jobs import run_consent_jobs
 from recstore.db import available_migrations
@@ -75,14 +75,16 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
     tasks: list[asyncio.Task[None]] = []
     try:
         url = ""
-        if api:
-            runner = web.AppRunner(create_app(services=svc), access_log=None)
+        metrics_port = svc.settings.metrics_port
+        if api or metrics_port is not None:
+            app = create_app(services=svc) if api else create_ops_app(svc)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port if api else metrics_port)
             await site.start()
             bound = runner.addresses[0]
             url = f"http://{bound[0]}:{bound[1]}"
-            log.info("serving", extra={"url": url})
+            log.info("serving" if api else "serving metrics", extra={"url": url})
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
             tasks.append(asyncio.create_task(erasure_loop(svc, stop)))

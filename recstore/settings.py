@@ -46,6 +46,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # `recstore worker` serves /healthz, /readyz and /metrics here when set.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     public_base_url: str | None = None
 
     max_upload_bytes: int = Field(default=512 * MIB, ge=1)

@@ -230,18 +230,25 @@ def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None
     assert json.loads(migrated.stdout)["applied"]
     assert json.loads(run("migrate", "--json").stdout)["applied"] == []
 
-    processes = [subprocess.Popen([*RECSTORE, command], env=env, cwd=ROOT, text=True,
+    metrics_port = _free_port()
+    processes = [subprocess.Popen([*RECSTORE, command], cwd=ROOT, text=True,
+                                  env={**env, "RECSTORE_METRICS_PORT": str(metrics_port)},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for command in ("serve", "worker")]
     try:
-        deadline = time.monotonic() + 30
-        status = 0
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = http("GET", f"http://127.0.0.1:{port}/readyz")[0]
-            except OSError:
-                time.sleep(0.2)
-        assert status == 200
+        for listener in (port, metrics_port):
+            deadline = time.monotonic() + 30
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                try:
+                    status = http("GET", f"http://127.0.0.1:{listener}/readyz")[0]
+                except OSError:
+                    time.sleep(0.2)
+            assert status == 200, listener
+        # The worker exposes health and metrics only, never the API.
+        status, metrics = http("GET", f"http://127.0.0.1:{metrics_port}/metrics")
+        assert status == 200 and b"recstore_" in metrics
+        assert http("GET", f"http://127.0.0.1:{metrics_port}/api/v1/recordings")[0] == 404
     finally:
         for proc in processes:
             proc.send_signal(signal.SIGTERM)
