@@ -24,9 +24,8 @@ from typing import Any
 from uuid import UUID
 
 from recstore import audit
-from recstore.bucket_ops import ListedObject, iter_pages
 from recstore.db import Pool
-from recstore.object_store import ObjectStore
+from recstore.object_store import ListedObject, ObjectStore
 
 log = logging.getLogger("recstore.janitor")
 DEFAULT_GRACE = timedelta(hours=1)
@@ -152,7 +151,7 @@ async def _missing_object(ctx: _Context, recording_id: UUID, customer_id: UUID,
 
 async def sweep(ctx: _Context) -> None:
     after = RECORDINGS_PREFIX
-    async for page in iter_pages(ctx.store, RECORDINGS_PREFIX, PAGE):
+    async for page in ctx.store.iter_pages(RECORDINGS_PREFIX, PAGE):
         keys = [o.key for o in page]
         await _remove_orphans(ctx, page)
         if ctx.report.listing_ordered and (keys != sorted(keys) or keys[0] <= after):

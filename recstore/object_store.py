@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+import itertools
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -23,6 +25,13 @@ from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 PART_SIZE = 8 * 1024 * 1024
+LIST_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    last_modified: datetime | None
 
 
 class ObjectStoreError(Exception):
@@ -199,6 +208,44 @@ class ObjectStore:
                 raise ObjectStoreError(f"delete failed: {errors[0].code}")
 
         await self._run("delete", remove_all_versions)
+
+    async def iter_pages(self, prefix: str,
+                         page_size: int = LIST_PAGE_SIZE) -> AsyncIterator[list[ListedObject]]:
+        """The objects under `prefix` in S3's key order (UTF-8 bytes), one LIST request and
+        one page in memory at a time."""
+        def page(after: str | None) -> list[ListedObject]:
+            listing = self._client.list_objects(self.bucket, prefix=prefix, recursive=True,
+                                                start_after=after)
+            return [ListedObject(o.object_name, o.last_modified)
+                    for o in itertools.islice(listing, page_size) if o.object_name is not None]
+
+        after: str | None = None
+        while True:
+            objects: list[ListedObject] = await self._run("list", page, after)
+            if not objects:
+                return
+            yield objects
+            if len(objects) < page_size:
+                return
+            after = objects[-1].key
+
+    async def never_versioned(self) -> bool:
+        config = await self._run("versioning check", self._client.get_bucket_versioning,
+                                 self.bucket)
+        return config.status in (None, "Off")  # SeaweedFS reports no status at all
+
+    async def delete_unversioned(self, keys: Sequence[str]) -> dict[str, str]:
+        """Delete keys of a never-versioned bucket (one object per key) in as few requests
+        as S3 allows (minio sends up to 1000 per request); returns the keys that failed,
+        each with its error code. Absent keys count as deleted. Where versioning is or was
+        on, every version has to go, which `delete` does key by key."""
+        def remove() -> dict[str, str]:
+            errors = self._client.remove_objects(self.bucket, [DeleteObject(k) for k in keys])
+            return {error.name: f"delete failed: {error.code}" for error in errors
+                    if error.name is not None and error.code != "NoSuchKey"}
+
+        failed: dict[str, str] = await self._run("delete", remove)
+        return failed
 
     async def list_keys(self, prefix: str = "") -> list[str]:
         def collect() -> list[str]:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from recstore import audit, bucket_ops
+from recstore import audit
 from recstore.db import Pool
 from recstore.errors import Unavailable
 from recstore.object_store import ObjectStore, ObjectStoreError
@@ -125,8 +125,8 @@ async def delete_objects(store: ObjectStore, claimed: Sequence[Claimed],
     if not claimed:
         return BatchOutcome()
     try:
-        if await bucket_ops.never_versioned(store):
-            errors = await bucket_ops.delete_unversioned(store, [c.object_key for c in claimed])
+        if await store.never_versioned():
+            errors = await store.delete_unversioned([c.object_key for c in claimed])
             return BatchOutcome(done=[c for c in claimed if c.object_key not in errors],
                                 failed=[(c, errors[c.object_key]) for c in claimed
                                         if c.object_key in errors])
