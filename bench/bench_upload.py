@@ -79,6 +79,9 @@ async def run(sizes: list[int]) -> None:
                         return await http.post(url + path, **kw)
 
                 token = await login(Client(), tenant.user_email)
+                # Warm-up: SeaweedFS allocates the bucket's volume on the first write.
+                await asyncio.to_thread(svc.store._client.put_object, svc.store.bucket,
+                                        "warm-up", io.BytesIO(b"x"), 1)
                 for size_mib in sizes:
                     total = size_mib * MiB
 
