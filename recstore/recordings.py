@@ -69,8 +69,9 @@ async def list_page(
     """Newest first by (recorded_at, id): a keyset cursor stays stable under inserts."""
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
-    # A row whose key is shredded is being deleted: to readers it is already gone.
-    where = ["customer_id = $1", "shredded_at IS NULL"]
+    # Past its expiry, or with its key shredded, a recording is gone to readers even before
+    # the scheduler removes it: nothing is served after the retention limit.
+    where = ["customer_id = $1", "shredded_at IS NULL", "expires_at > now()"]
     args: list[Any] = [customer_id]
 
     def arg(value: Any) -> str:
@@ -100,8 +101,8 @@ async def list_page(
 
 async def get_row(conn: Connection, customer_id: UUID, recording_id: UUID) -> asyncpg.Record:
     row = await conn.fetchrow(
-        "SELECT * FROM recordings WHERE id = $1 AND customer_id = $2 AND shredded_at IS NULL",
-        recording_id, customer_id
+        "SELECT * FROM recordings WHERE id = $1 AND customer_id = $2 AND shredded_at IS NULL"
+        " AND expires_at > now()", recording_id, customer_id
     )
     if row is None:
         raise NotFound()

@@ -116,3 +116,18 @@ async def test_a_recording_being_deleted_is_already_gone_to_readers(
         assert response.status == 404
     listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
     assert listing["items"] == []
+
+
+async def test_a_recording_past_its_expiry_is_not_served_even_before_deletion(
+        client: Any, services: Services, stored: Any) -> None:
+    """If the scheduler is down, nothing is served past the retention limit all the same."""
+    _, recording_id, _, token = stored
+    await services.pool.execute(
+        "UPDATE recordings SET expires_at = now() - interval '1 second' WHERE id = $1",
+        uuid.UUID(recording_id))
+    for suffix in ("", "/audio"):
+        response = await client.get(f"/api/v1/recordings/{recording_id}{suffix}",
+                                    headers=bearer(token))
+        assert response.status == 404
+    listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
+    assert listing["items"] == []
