@@ -5,9 +5,11 @@
 - An object with neither a row nor a pending entry, older than the grace period: removed.
   (Writers record the pending entry before the put and drop it in the row's transaction, so
   "neither" seen in one query is never an upload in flight.)
-- A row whose object is missing: reported at once (error log, audit entry, the report's
-  count) and marked; if the object is still missing one grace period later, the row is
-  removed with an audit entry, since the recording can never be played again.
+- A row whose object is missing: reported (error log, audit entry once, the report's count)
+  and marked, never deleted. A wrong or empty bucket (a typo, a lagging replica) makes every
+  row look like this; deleting them would destroy the only copies of the data keys, after
+  which the real objects would be swept as orphans. Such rows go at their expiry like any
+  other, or by the customer's or an operator's deletion.
 
 The bucket is listed a page at a time in key order and rows are read over the same key
 range in the same (byte) order, so each side stays one page in memory. A row missing from
@@ -31,7 +33,6 @@ log = logging.getLogger("recstore.janitor")
 DEFAULT_GRACE = timedelta(hours=1)
 RECORDINGS_PREFIX = "recordings/"
 MISSING_ACTION = "recording.object_missing"
-REMOVED_ACTION = "recording.removed_object_missing"
 PAGE = 1000
 HEAD_CONCURRENCY = 8
 
@@ -41,7 +42,6 @@ class JanitorReport:
     orphans_removed: int = 0  # objects without a row (in dry runs: would be removed)
     pending_cleared: int = 0
     rows_missing_object: int = 0  # confirmed missing this pass (marked or removed)
-    rows_removed: int = 0
     dry_run: bool = False
     listing_ordered: bool = True
 
@@ -130,23 +130,15 @@ async def _missing_object(ctx: _Context, recording_id: UUID, customer_id: UUID,
     log.error("recording row without object", extra={"recording_id": str(recording_id)})
     if ctx.dry_run:
         return
+    if since is not None:
+        return  # marked and reported before
     async with ctx.pool.acquire() as conn, conn.transaction():
-        if since is None:
-            marked = await conn.fetchval(
-                "UPDATE recordings SET object_missing_since = now() WHERE id = $1"
-                " AND object_missing_since IS NULL RETURNING id", recording_id)
-            action = MISSING_ACTION if marked else None
-        elif since < ctx.cutoff:
-            removed = await conn.fetchval(
-                "DELETE FROM recordings WHERE id = $1 AND object_missing_since < $2"
-                " AND deletion_claimed_by IS NULL RETURNING id", recording_id, ctx.cutoff)
-            action = REMOVED_ACTION if removed else None
-            ctx.report.rows_removed += 1 if removed else 0
-        else:
-            action = None
-        if action is not None:
+        marked = await conn.fetchval(
+            "UPDATE recordings SET object_missing_since = now() WHERE id = $1"
+            " AND object_missing_since IS NULL RETURNING id", recording_id)
+        if marked:
             await audit.append(conn, customer_id, actor_type="system", actor_id=None,
-                               action=action, recording_id=recording_id)
+                               action=MISSING_ACTION, recording_id=recording_id)
 
 
 async def sweep(ctx: _Context) -> None:

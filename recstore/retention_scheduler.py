@@ -96,7 +96,6 @@ async def janitor_pass(svc: Services, settings: RetentionSettings, *,
     result = found.as_dict()
     if not dry_run:
         svc.metrics.janitor_removed.labels("orphan_object").inc(found.orphans_removed)
-        svc.metrics.janitor_removed.labels("row_without_object").inc(found.rows_removed)
         svc.metrics.janitor_rows_missing_object.set(found.rows_missing_object)
         await record_finish(svc.pool, "janitor", ok=True, result=result)
     return result

@@ -69,8 +69,10 @@ async def test_a_stale_pending_entry_of_a_committed_recording_keeps_its_object(
     assert await services.store.size_of(key) is not None
 
 
-async def test_rows_without_object_are_reported_then_removed_with_audit(
+async def test_rows_without_object_are_reported_once_and_never_deleted(
         services: Services) -> None:
+    """A wrong or empty bucket looks exactly like this; deleting the rows (the only copies
+    of the data keys) would turn a configuration slip into permanent loss."""
     tenant = await make_tenant(services)
     kept = await insert_recordings(services, tenant.customer_id, count=3,
                                    recorded_at=datetime.now(UTC))
@@ -79,21 +81,40 @@ async def test_rows_without_object_are_reported_then_removed_with_audit(
     lost_ids = sorted(rid for rid, _ in lost)
 
     first = await janitor.run(services.pool, services.store)
-    assert (first.rows_missing_object, first.rows_removed) == (2, 0)
+    assert first.rows_missing_object == 2
     marked = await services.pool.fetch(
         "SELECT id FROM recordings WHERE object_missing_since IS NOT NULL ORDER BY id")
     assert [row["id"] for row in marked] == lost_ids
     assert sorted(await actions(services, janitor.MISSING_ACTION)) == lost_ids
 
-    again = await janitor.run(services.pool, services.store)  # still within the grace
-    assert (again.rows_missing_object, again.rows_removed) == (2, 0)
-    assert len(await actions(services, janitor.MISSING_ACTION)) == 2  # reported once
-
     later = await janitor.run(services.pool, services.store, now=datetime.now(UTC) + LATER)
-    assert later.rows_removed == 2
-    assert sorted(await actions(services, janitor.REMOVED_ACTION)) == lost_ids
+    assert later.rows_missing_object == 2
+    assert len(await actions(services, janitor.MISSING_ACTION)) == 2  # reported once
     remaining = await services.pool.fetch("SELECT id FROM recordings ORDER BY id")
-    assert [row["id"] for row in remaining] == sorted(rid for rid, _ in kept)
+    assert [row["id"] for row in remaining] == sorted(rid for rid, _ in [*kept, *lost])
+
+
+async def test_an_empty_bucket_destroys_nothing(services: Services, settings: Any) -> None:
+    """The janitor pointed at the wrong (empty) bucket: every row looks orphaned, none goes,
+    and the real bucket's objects are untouched when the configuration is fixed."""
+    from recstore.services import object_store_for
+
+    tenant = await make_tenant(services)
+    live = await insert_recordings(services, tenant.customer_id, count=3,
+                                   recorded_at=datetime.now(UTC))
+    wrong = object_store_for(settings.model_copy(update={"s3_bucket": "typo-bucket-empty"}))
+    await wrong.ensure_bucket()
+    try:
+        for at in (datetime.now(UTC), datetime.now(UTC) + LATER):
+            found = await janitor.run(services.pool, wrong, now=at)
+            assert found.rows_missing_object == 3
+        assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 3
+        fixed = await janitor.run(services.pool, services.store, now=datetime.now(UTC) + LATER)
+        assert fixed.orphans_removed == 0
+        for _, key in live:
+            assert await services.store.size_of(key) is not None
+    finally:
+        await wrong._run("drop", wrong._client.remove_bucket, wrong.bucket)
 
 
 async def test_an_object_that_comes_back_clears_the_mark(services: Services) -> None:
@@ -103,7 +124,7 @@ async def test_an_object_that_comes_back_clears_the_mark(services: Services) -> 
     assert (await janitor.run(services.pool, services.store)).rows_missing_object == 1
     await put(services, key)  # e.g. a replica caught up
     back = await janitor.run(services.pool, services.store, now=datetime.now(UTC) + LATER)
-    assert (back.rows_missing_object, back.rows_removed) == (0, 0)
+    assert back.rows_missing_object == 0
     assert await services.pool.fetchval(
         "SELECT object_missing_since FROM recordings WHERE id = $1", rid) is None
 
@@ -117,7 +138,7 @@ async def test_recordings_being_deleted_are_not_reported_missing(services: Servi
                                             limit=10)
     await retention.delete_objects(services.store, claimed)
     found = await janitor.run(services.pool, services.store, now=datetime.now(UTC) + LATER)
-    assert (found.rows_missing_object, found.rows_removed) == (0, 0)
+    assert found.rows_missing_object == 0
     assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 3
 
 
