@@ -1,4 +1,4 @@
-"""The one path by which audio is stored: probe, encrypt while streaming, put, then commit.
+"""The one path by which audio is stored: encrypt while streaming, put, verify, probe, commit.
 
 Used by the signed upload webhook and by the provider fetch worker. The provider gets its
 2xx only after this returns. On any failure the object is removed and no row exists.
@@ -155,8 +155,9 @@ async def store_recording(
     max_bytes: int,
     before_commit: Callable[[], Awaitable[None]] | None = None,
 ) -> StoredRecording:
-    """`before_commit` runs once the whole body has been read and stored, before the row
-    exists (the upload webhook checks its body signature there); if it raises, nothing stays."""
+    """`before_commit` runs once the whole body has been read and stored, before the audio
+    is probed and before the row exists (the upload webhook checks its body signature
+    there); if it or the probe fails, nothing stays."""
     existing = await existing_recording(pool, incoming)
     if existing is not None:
         return StoredRecording(existing, created=False)
@@ -172,11 +173,6 @@ async def store_recording(
     index_key = customer_secrets(keys, customer).index_key
 
     head = await _read_head(body, max_bytes)
-    try:
-        info: AudioInfo = await probe(head)
-    except NotAudio as exc:
-        raise Invalid(f"the body is not audio recstore accepts: {exc}") from exc
-
     recording_id = uuid.uuid4()
     data_key = new_data_key()
     encrypting = _Encrypting(
@@ -190,6 +186,11 @@ async def store_recording(
         await store.put_stream(key, encrypting.pieces(head, body))
         if before_commit is not None:
             await before_commit()
+        # Probed only now: ffprobe never parses bytes whose sender has not proven itself.
+        try:
+            info: AudioInfo = await probe(head)
+        except NotAudio as exc:
+            raise Invalid(f"the body is not audio recstore accepts: {exc}") from exc
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO recordings (id, customer_id, kind, provider, provider_recording_id,"

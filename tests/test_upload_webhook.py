@@ -174,3 +174,28 @@ async def test_large_upload_streams_through_multipart_and_ranges_work(
     assert part.status == 206
     assert part.headers["Content-Range"] == f"bytes {start}-{start + 99}/{len(body)}"
     assert await part.read() == body[start:start + 100]
+
+
+async def test_unsigned_bodies_never_reach_ffprobe(client: Any, services: Services,
+                                                   tenant: Tenant, monkeypatch: Any) -> None:
+    """ffprobe parses only bytes whose sender proved it holds the secret."""
+    import recstore.storing
+
+    probed: list[int] = []
+    real_probe = recstore.storing.probe
+
+    async def counting_probe(head: bytes) -> Any:
+        probed.append(len(head))
+        return await real_probe(head)
+
+    monkeypatch.setattr(recstore.storing, "probe", counting_probe)
+    body = wav()
+    headers = upload_headers(tenant.webhook_secret, body)
+    headers["X-Recstore-Signature"] = "v1=" + "22" * 32
+    response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
+                                 headers=headers)
+    assert response.status == 401
+    assert probed == []
+    assert await counts(services) == (0, 0)
+    assert (await upload(client, tenant, body)).status == 201
+    assert probed == [len(body)]
