@@ -152,8 +152,10 @@ async def status_counts(pool: Pool) -> dict[str, int]:
 
 async def purge_finished(pool: Pool, *, older_than_days: int) -> int:
     """Finished jobs past the longest retention: a dead job's wrapped personal fields must not
-    outlive the recordings they describe."""
+    outlive the recordings they describe. Counted from the delivery (the call is older still),
+    so an operator's retry of a dead job does not restart the clock."""
     result: str = await pool.execute(
         "DELETE FROM ingest_jobs WHERE status IN ('done', 'dead')"
-        " AND finished_at < now() - make_interval(days => $1)", older_than_days)
+        " AND least(finished_at, created_at) < now() - make_interval(days => $1)",
+        older_than_days)
     return int(result.split()[-1])

@@ -194,6 +194,15 @@ async def test_finished_jobs_are_purged_after_the_retention_limit(
     assert await jobs.purge_finished(services.pool, older_than_days=90) == 1
 
 
+async def test_a_retried_dead_job_is_purged_by_the_age_of_its_delivery(
+        services: Services, queued: Any) -> None:
+    """A retry yesterday of a delivery from 91 days ago does not keep caller data longer."""
+    await run_worker(services)
+    await services.pool.execute("UPDATE ingest_jobs SET status = 'dead', finished_at = now()"
+                                " - interval '1 day', created_at = now() - interval '91 days'")
+    assert await jobs.purge_finished(services.pool, older_than_days=90) == 1
+
+
 async def test_worker_loop_runs_and_stops_cleanly(
         services: Services, queued: Any) -> None:
     stop = asyncio.Event()
