@@ -81,13 +81,15 @@ class SignedBody:
             self._mac.update(piece)
             yield piece
 
-    async def verify(self) -> None:
+    async def verify(self) -> bytes:
+        """Drain the body, check it; returns the verified MAC (the same for a replay)."""
         async for _ in self.pieces():
             pass
         digest = self._mac.digest()
         if not any(hmac.compare_digest(digest, offered) for offered in self._signature.digests):
             raise Unauthorized("signature does not match")
         self.verified = True
+        return digest
 
 
 def _header_text(headers: Mapping[str, str], name: str) -> str | None:
@@ -99,8 +101,7 @@ def _header_text(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def incoming_from_headers(customer_id: UUID, headers: Mapping[str, str],
-                          signature: SignatureHeaders) -> IncomingRecording:
+def incoming_from_headers(customer_id: UUID, headers: Mapping[str, str]) -> IncomingRecording:
     kind = headers.get("X-Recstore-Kind", "voicemail")
     if kind not in ("call", "voicemail"):
         raise Invalid("X-Recstore-Kind must be call or voicemail")
@@ -124,8 +125,6 @@ def incoming_from_headers(customer_id: UUID, headers: Mapping[str, str],
         caller_number=_header_text(headers, "X-Recstore-Caller"),
         caller_name=_header_text(headers, "X-Recstore-Caller-Name"),
         callee_number=_header_text(headers, "X-Recstore-Callee"),
-        request_digest=None if idempotency_key else hashlib.sha256(
-            b"".join(signature.digests)).digest(),
     )
 
 
@@ -141,10 +140,17 @@ async def receive_upload(svc: Services, customer_id: UUID, headers: Mapping[str,
     secret = customer_secrets(svc.keys, customer).webhook_secret
     signed = SignedBody(secret, signature, body, svc.settings.max_upload_bytes)
     try:
-        incoming = incoming_from_headers(customer_id, headers, signature)
+        incoming = incoming_from_headers(customer_id, headers)
+
+        async def verify_then_dedupe_key() -> bytes | None:
+            # Without an Idempotency-Key a replay is the same signed message: its verified
+            # MAC is the dedupe key (extra bogus v1= values cannot change it).
+            digest = await signed.verify()
+            return None if incoming.provider_recording_id else hashlib.sha256(digest).digest()
+
         result = await store_recording(svc.pool, svc.store, svc.keys, incoming, signed.pieces(),
                                        max_bytes=svc.settings.max_upload_bytes,
-                                       before_commit=signed.verify)
+                                       before_commit=verify_then_dedupe_key)
     except RecstoreError:
         if not signed.verified:
             await signed.verify()  # an unsigned caller learns nothing but 401

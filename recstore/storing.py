@@ -6,6 +6,7 @@ Used by the signed upload webhook and by the provider fetch worker. The provider
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import uuid
@@ -153,11 +154,12 @@ async def store_recording(
     body: AsyncIterator[bytes],
     *,
     max_bytes: int,
-    before_commit: Callable[[], Awaitable[None]] | None = None,
+    before_commit: Callable[[], Awaitable[bytes | None]] | None = None,
 ) -> StoredRecording:
     """`before_commit` runs once the whole body has been read and stored, before the audio
     is probed and before the row exists (the upload webhook checks its body signature
-    there); if it or the probe fails, nothing stays."""
+    there); if it or the probe fails, nothing stays. What it returns, if anything, becomes the
+    recording's request digest, so a duplicate of that request keeps the first copy only."""
     existing = await existing_recording(pool, incoming)
     if existing is not None:
         return StoredRecording(existing, created=False)
@@ -184,8 +186,8 @@ async def store_recording(
                        key, incoming.customer_id)
     try:
         await store.put_stream(key, encrypting.pieces(head, body))
-        if before_commit is not None:
-            await before_commit()
+        if before_commit is not None and (digest := await before_commit()) is not None:
+            incoming = dataclasses.replace(incoming, request_digest=digest)
         # Probed only now: ffprobe never parses bytes whose sender has not proven itself.
         try:
             info: AudioInfo = await probe(head)

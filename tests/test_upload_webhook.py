@@ -199,3 +199,17 @@ async def test_unsigned_bodies_never_reach_ffprobe(client: Any, services: Servic
     assert await counts(services) == (0, 0)
     assert (await upload(client, tenant, body)).status == 201
     assert probed == [len(body)]
+
+
+async def test_a_replay_with_an_extra_bogus_signature_is_still_the_same_request(
+        client: Any, services: Services, tenant: Tenant) -> None:
+    body = wav()
+    headers = upload_headers(tenant.webhook_secret, body)
+    url = f"/webhooks/upload/{tenant.customer_id}"
+    first = await client.post(url, data=body, headers=headers)
+    padded = {**headers, "X-Recstore-Signature": headers["X-Recstore-Signature"]
+              + ",v1=" + "33" * 32}
+    replay = await client.post(url, data=body, headers=padded)
+    assert (first.status, replay.status) == (201, 200)
+    assert (await first.json())["id"] == (await replay.json())["id"]
+    assert await counts(services) == (1, 1)
