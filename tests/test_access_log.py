@@ -4,9 +4,11 @@ recstore, by the CLI and by the standalone snippet in docs/AUDIT.md."""
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,19 @@ async def test_published_snippet_verifies_a_real_export_and_api_pages(
     pages = await _all_pages(client, admin, limit=3)
     assert verifier["verify"](pages, str(tenant.customer_id)) is None
     assert verifier["verify"](pages, str(UUID(int=1))) == (1, "the entry was altered")
+
+
+async def test_published_snippet_verifies_the_access_log_of_a_real_export(
+        client: Any, history: Any, tmp_path: Path) -> None:
+    tenant, admin = history
+    response = await client.get("/api/v1/export", headers=admin)
+    assert response.status == 200
+    with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
+        (tmp_path / "access_log.json").write_bytes(archive.read("access_log.json"))
+    verifier = doc_verifier()
+    entries = verifier["load"](str(tmp_path / "access_log.json"))
+    assert len(entries) >= 6
+    assert verifier["verify"](entries, str(tenant.customer_id)) is None
 
 
 async def _tamper(services: Services, sql: str, *args: Any) -> None:
