@@ -22,7 +22,7 @@ from crypto import (
     plan_range,
 )
 from recstore.db import Connection
-from recstore.errors import Invalid, NotFound, RangeNotSatisfiable
+from recstore.errors import Forbidden, Invalid, NotFound, RangeNotSatisfiable
 from recstore.keys import KeyService
 from recstore.object_store import ObjectStore
 from recstore.storing import field_context
@@ -174,7 +174,9 @@ async def decrypt_audio(
 ) -> AsyncIterator[bytes]:
     """Yield plaintext of `chosen`, touching only the chunks that cover it.
 
-    `still_allowed` is checked before each piece, so a revoked grant cuts a download off.
+    `still_allowed` is checked before each piece, so a revoked grant cuts a download off:
+    Forbidden is raised, because once headers are out only a cut connection tells the
+    client (a short body would leave it waiting for the promised Content-Length).
     Authentication failures raise CryptoError: no unauthenticated byte is ever yielded.
     """
     if chosen.length == 0:
@@ -190,7 +192,7 @@ async def decrypt_audio(
     length = plan.cipher_end - plan.cipher_start + 1
     async for piece in store.iter_range(key, plan.cipher_start, length, piece_size=4 * CHUNK_SIZE):
         if still_allowed is not None and not await still_allowed():
-            return
+            raise Forbidden("access ended during the download")
         plain = decryptor.update(piece)
         if skip:
             cut = min(skip, len(plain))

@@ -131,3 +131,29 @@ async def test_a_recording_past_its_expiry_is_not_served_even_before_deletion(
         assert response.status == 404
     listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
     assert listing["items"] == []
+
+
+async def test_access_ending_mid_stream_raises_instead_of_ending_short(
+        services: Services, stored: Any) -> None:
+    """A short body under a promised Content-Length leaves clients hanging; a raise cuts."""
+    from recstore.errors import Forbidden
+    from recstore.recordings import choose_slice, decrypt_audio, get_row
+
+    tenant, recording_id, body, _ = stored
+    async with services.pool.acquire() as conn:
+        row = await get_row(conn, tenant.customer_id, uuid.UUID(recording_id))
+        pair = await services.keys.keypair(conn, tenant.customer_id, row["epoch"])
+    checks = 0
+
+    async def allowed_once() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks == 1
+
+    received = b""
+    with pytest.raises(Forbidden):
+        async for piece in decrypt_audio(services.store, row, pair,
+                                         choose_slice(len(body), None),
+                                         still_allowed=allowed_once):
+            received += piece
+    assert 0 < len(received) < len(body) and body.startswith(received)
