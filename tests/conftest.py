@@ -16,6 +16,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from crypto import MasterKeyring
+from factories import Tenant, make_tenant
 from recstore.app import create_app
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
 from recstore.db import migrate
@@ -129,6 +130,12 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         await svc.store.ensure_bucket()
         await svc.store.set_expiry_backstop(LIFECYCLE_BACKSTOP_DAYS)
         yield svc
+
+
+@pytest.fixture
+async def tenant(services: Services) -> Tenant:
+    """A customer with an admin and a user (see factories.make_tenant)."""
+    return await make_tenant(services)
 
 
 @pytest.fixture

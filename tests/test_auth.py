@@ -19,11 +19,6 @@ from recstore.settings import Settings
 from recstore.tokens import load_private_key
 
 
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
-
-
 def _claims(settings: Settings, tenant: Tenant, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": str(tenant.user_id),

@@ -23,17 +23,12 @@ from provider_fakes import (
 )
 
 from crypto import CryptoError
-from factories import Tenant, make_tenant, wav
+from factories import Tenant, wav
 from ingest.worker import Worker, backoff_seconds
 from recstore import jobs
 from recstore.services import Services
 
 AUDIO = wav(0.5)
-
-
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
 
 
 @pytest.fixture

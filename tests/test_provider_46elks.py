@@ -32,11 +32,6 @@ AUDIO = wav(1.0)
 
 
 @pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
-
-
-@pytest.fixture
 async def fake(aiohttp_server: Any) -> FakeProvider:
     return await start_fake(aiohttp_server, AUDIO)
 

@@ -25,17 +25,12 @@ from provider_fakes import (
     telnyx_public_key,
 )
 
-from factories import Tenant, bearer, counts, login, make_tenant, wav
+from factories import Tenant, bearer, counts, login, wav
 from recstore.services import Services
 
 AUDIO = wav(1.0)
 RECORDING_ID = "10cd86ac-fef8-4765-b203-0f7511f9fc75"
 KEY = SigningKey.generate()
-
-
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from factories import Tenant, bearer, make_tenant, upload, wav
 from recstore.services import Services
 
 
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
-
-
 def _admin(svc: Services, tenant: Tenant) -> dict[str, str]:
     return bearer(svc.tokens.issue(tenant.admin_id, "customer_admin", tenant.customer_id))
 

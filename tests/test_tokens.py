@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from factories import Tenant, bearer, login, make_tenant
+from factories import Tenant, bearer, login
 from recstore.app import create_app
 from recstore.cli import main as cli_main
 from recstore.jwks import JwksVerifier, external_user_id
@@ -36,11 +36,6 @@ from recstore.tokens import (
 )
 
 ISSUER, AUDIENCE = "https://idp.example", "recstore-portal"
-
-
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
 
 
 async def _client_for(make_settings: Any, aiohttp_client: Any, **overrides: Any

@@ -5,19 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
-from factories import PASSWORD, Tenant, make_tenant
+from factories import PASSWORD, Tenant
 from recstore.app import create_app
 from recstore.login_throttle import ACCOUNT, CLIENT, lock_seconds
 from recstore.services import Services, open_services
 
 WRONG = "not the password at all"
-
-
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
 
 
 async def _login(client: Any, email: str, password: str) -> Any:

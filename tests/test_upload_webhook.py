@@ -12,11 +12,6 @@ from factories import Tenant, bearer, counts, login, make_tenant, upload, upload
 from recstore.services import Services
 
 
-@pytest.fixture
-async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
-
-
 async def test_signed_upload_is_stored_encrypted_and_comes_back(
         client: Any, services: Services, tenant: Tenant) -> None:
     body = wav(2.0)
