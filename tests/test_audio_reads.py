@@ -103,34 +103,23 @@ async def test_tampered_ciphertext_never_yields_plaintext(client: Any, services:
     assert body.startswith(received)
 
 
-async def test_a_recording_being_deleted_is_already_gone_to_readers(
-        client: Any, services: Services, stored: Any) -> None:
-    """Between the key shred and the row delete, readers see 404, not a decryption error."""
+@pytest.mark.parametrize("state,change", [
+    # Between the key shred and the row delete: 404, not a decryption error.
+    ("being deleted", "shredded_at = now(), sealed_data_key = ''"),
+    # The scheduler is down: nothing is served past the retention limit all the same.
+    ("past expiry", "expires_at = now() - interval '1 second'"),
+])
+async def test_a_recording_on_its_way_out_is_already_gone_to_readers(
+        client: Any, services: Services, stored: Any, state: str, change: str) -> None:
     _, recording_id, _, token = stored
-    await services.pool.execute(
-        "UPDATE recordings SET shredded_at = now(), sealed_data_key = '' WHERE id = $1",
-        uuid.UUID(recording_id))
+    await services.pool.execute(f"UPDATE recordings SET {change} WHERE id = $1",
+                                uuid.UUID(recording_id))
     for suffix in ("", "/audio"):
         response = await client.get(f"/api/v1/recordings/{recording_id}{suffix}",
                                     headers=bearer(token))
-        assert response.status == 404
+        assert response.status == 404, state
     listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
-    assert listing["items"] == []
-
-
-async def test_a_recording_past_its_expiry_is_not_served_even_before_deletion(
-        client: Any, services: Services, stored: Any) -> None:
-    """If the scheduler is down, nothing is served past the retention limit all the same."""
-    _, recording_id, _, token = stored
-    await services.pool.execute(
-        "UPDATE recordings SET expires_at = now() - interval '1 second' WHERE id = $1",
-        uuid.UUID(recording_id))
-    for suffix in ("", "/audio"):
-        response = await client.get(f"/api/v1/recordings/{recording_id}{suffix}",
-                                    headers=bearer(token))
-        assert response.status == 404
-    listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
-    assert listing["items"] == []
+    assert listing["items"] == [], state
 
 
 async def test_access_ending_mid_stream_raises_instead_of_ending_short(
