@@ -11,10 +11,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
-from recstore.errors import RecstoreError
+from recstore.errors import NotFound, RecstoreError
 
 Command = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
 
@@ -24,6 +25,14 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = N
         print(json.dumps(result, default=str))
     else:
         print(text if text is not None else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+def parse_id(text: str, what: str) -> UUID:
+    """An id given on the command line; a malformed one is simply an id that does not exist."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise NotFound(f"no such {what}") from None
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -64,15 +73,14 @@ async def cmd_customer_create(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def cmd_user_create(args: argparse.Namespace) -> dict[str, Any]:
-    from uuid import UUID
-
     from recstore.customers import create_user
 
+    customer_id = parse_id(args.customer, "customer")
     password = _read_password(args)
 
     async def run(svc: Any) -> dict[str, Any]:
         async with svc.pool.acquire() as conn:
-            user_id = await create_user(conn, customer_id=UUID(args.customer), email=args.email,
+            user_id = await create_user(conn, customer_id=customer_id, email=args.email,
                                         password=password, role=args.role)
         return {"user_id": str(user_id)}
 

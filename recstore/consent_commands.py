@@ -8,23 +8,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
-from recstore.cli import _with_services
-from recstore.errors import NotFound
-
-
-def _customer_id(text: str) -> UUID:
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound("no such customer") from None
+from recstore.cli import _with_services, parse_id
 
 
 async def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.audit import verify_chain
 
-    customer_id = _customer_id(args.customer_id)
+    customer_id = parse_id(args.customer_id, "customer")
 
     async def run(svc: Any) -> dict[str, Any]:
         async with svc.pool.acquire() as conn:
@@ -42,7 +33,7 @@ async def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
 async def cmd_set_notify_webhook(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.notify_channels import set_webhook
 
-    customer_id = _customer_id(args.customer_id)
+    customer_id = parse_id(args.customer_id, "customer")
 
     async def run(svc: Any) -> dict[str, Any]:
         async with svc.pool.acquire() as conn:

@@ -9,24 +9,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from recstore.cli import _with_services
-
-
-def _customer_id(text: str) -> Any:
-    from uuid import UUID
-
-    from recstore.errors import NotFound
-
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound("no erasure was requested for this customer") from None
+from recstore.cli import _with_services, parse_id
 
 
 async def cmd_erasure_status(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.erasure import erasure_status
 
-    customer_id = _customer_id(args.customer_id)
+    customer_id = parse_id(args.customer_id, "customer")
 
     async def run(svc: Any) -> dict[str, Any]:
         status = await erasure_status(svc.pool, customer_id)
@@ -43,7 +32,7 @@ async def cmd_erasure_resume(args: argparse.Namespace) -> dict[str, Any]:
 
     async def run(svc: Any) -> dict[str, Any]:
         if args.customer_id:
-            finished = int(await run_erasure(svc.pool, svc.store, _customer_id(args.customer_id)))
+            finished = int(await run_erasure(svc.pool, svc.store, parse_id(args.customer_id, "customer")))
         else:
             finished = await resume_pending(svc.pool, svc.store)
         return {"finished": finished}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recstore.cli import _with_services
+from recstore.cli import _with_services, parse_id
 
 _CREDENTIAL_FLAGS = {
     "twilio": (("--account-sid", "account_sid"), ("--auth-token", "auth_token")),
@@ -32,15 +32,9 @@ def _base_url(args: argparse.Namespace, settings: Any) -> str:
 
 
 async def cmd_customer_set_provider(args: argparse.Namespace) -> dict[str, Any]:
-    from uuid import UUID
-
-    from recstore.errors import NotFound
     from recstore.providers_config import set_provider, webhook_urls
 
-    try:
-        customer_id = UUID(args.customer_id)
-    except ValueError:
-        raise NotFound("no such customer") from None
+    customer_id = parse_id(args.customer_id, "customer")
     credentials = {name: getattr(args, name) for _, name in _CREDENTIAL_FLAGS[args.provider]}
 
     async def run(svc: Any) -> dict[str, Any]:
@@ -79,15 +73,9 @@ async def cmd_jobs_list(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def cmd_jobs_retry(args: argparse.Namespace) -> dict[str, Any]:
-    from uuid import UUID
-
     from recstore import jobs
-    from recstore.errors import NotFound
 
-    try:
-        job_id = UUID(args.job_id)
-    except ValueError:
-        raise NotFound("no such job") from None
+    job_id = parse_id(args.job_id, "job")
 
     async def run(svc: Any) -> dict[str, Any]:
         return await jobs.retry(svc.pool, job_id)

@@ -258,3 +258,17 @@ def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None
             logs = proc.stderr.read()
             proc.stderr.close()
             assert stack.s3_secret_key not in logs
+
+
+@pytest.mark.parametrize("argv", [
+    ["user", "create", "--customer", "not-a-uuid", "--email", "a@b.example",
+     "--role", "customer_user", "--password-stdin"],
+    ["customer", "erasure-status", "not-a-uuid"],
+    ["jobs", "retry", "not-a-uuid"],
+])
+def test_malformed_ids_are_plain_not_found_errors(argv: list[str], tmp_path: Path) -> None:
+    done = subprocess.run([*RECSTORE, *argv, "--json"], input="a long enough password\n",
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("recstore: no such ") and "Traceback" not in done.stderr
+    assert done.stdout == ""
