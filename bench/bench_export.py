@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
+from benchstack import bench_settings
 
-from crypto import MasterKeyring
 from recstore.bootstrap import prepare_storage
 from recstore.customers import create_customer, create_user
 from recstore.embedded import EmbeddedStack
@@ -38,7 +38,6 @@ from recstore.export import export_archive
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 from recstore.storing import IncomingRecording, store_recording
-from recstore.tokens import generate_private_key_file
 
 MiB = 1 << 20
 RECORDING = 32 * MiB
@@ -147,13 +146,7 @@ async def python_peak(svc: Services, customer_id: object, actor_id: object) -> t
 
 async def run(levels: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
-        jwt_key = Path(tmp) / "jwt.pem"
-        generate_private_key_file(jwt_key)
-        settings = Settings.model_validate({
-            "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
-            "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
-            "master_keys": MasterKeyring.generate_entry("bench"),
-            "epoch_keys_file": Path(tmp) / "epochs.json", "jwt_private_key_file": jwt_key})
+        settings = bench_settings(info, Path(tmp))
         await prepare_storage(settings)
         port = free_port()
         async with open_services(settings) as svc:

@@ -27,16 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import asyncpg  # noqa: E402
+from benchstack import bench_settings  # noqa: E402
 from minio.versioningconfig import ENABLED, VersioningConfig  # noqa: E402
 
-from crypto import MasterKeyring  # noqa: E402
 from factories import insert_recordings, make_tenant  # noqa: E402
 from recstore import retention  # noqa: E402
 from recstore.db import migrate  # noqa: E402
 from recstore.embedded import EmbeddedStack, StackInfo  # noqa: E402
 from recstore.services import open_services  # noqa: E402
-from recstore.settings import Settings  # noqa: E402
-from recstore.tokens import generate_private_key_file  # noqa: E402
 
 EXPIRED = datetime.now(UTC) - timedelta(days=91)
 
@@ -44,12 +42,8 @@ EXPIRED = datetime.now(UTC) - timedelta(days=91)
 async def scenario(info: StackInfo, work: Path, name: str, count: int, *, batch: int,
                    versioned: bool = False, traced: bool = False) -> dict[str, Any]:
     bucket = f"bench-{name}"
-    settings = Settings.model_validate({
-        "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
-        "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
-        "s3_bucket": bucket, "master_keys": MasterKeyring.generate_entry("bench"),
-        "epoch_keys_file": work / f"{name}-epochs.json",
-        "jwt_private_key_file": work / "jwt.pem"})
+    settings = bench_settings(info, work, s3_bucket=bucket,
+                              epoch_keys_file=work / f"{name}-epochs.json")
     async with open_services(settings, pool_size=5) as svc:
         await svc.store.ensure_bucket()
         if versioned:
@@ -98,7 +92,6 @@ async def timed_steps(svc: Any, batch: int) -> dict[str, float]:
 async def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        generate_private_key_file(work / "jwt.pem")
         stack = EmbeddedStack(work / "stack")
         info = stack.start()
         try:

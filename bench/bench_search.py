@@ -23,14 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crypto import MasterKeyring, blind_index, epoch_of
+from benchstack import bench_settings
+
+from crypto import blind_index, epoch_of
 from recstore.customers import create_customer
 from recstore.db import migrate
 from recstore.embedded import EmbeddedStack
 from recstore.recordings import list_page
 from recstore.services import Services, open_services
-from recstore.settings import Settings
-from recstore.tokens import generate_private_key_file
 
 RUNS = 50
 STEP = timedelta(seconds=10)
@@ -68,13 +68,7 @@ class Explaining:
 
 async def run(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
-        jwt_key = Path(tmp) / "jwt.pem"
-        generate_private_key_file(jwt_key)
-        settings = Settings.model_validate({
-            "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
-            "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
-            "master_keys": MasterKeyring.generate_entry("bench"),
-            "epoch_keys_file": Path(tmp) / "epochs.json", "jwt_private_key_file": jwt_key})
+        settings = bench_settings(info, Path(tmp))
         async with open_services(settings) as svc:
             async with svc.pool.acquire() as conn:
                 await migrate(conn)

@@ -28,15 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import aiohttp
 from aiohttp import web
+from benchstack import bench_settings
 
-from crypto import MasterKeyring
 from factories import bearer, login, make_tenant, upload_headers, wav
 from recstore.app import create_app
 from recstore.bootstrap import prepare_storage
 from recstore.embedded import EmbeddedStack
 from recstore.services import open_services
-from recstore.settings import Settings
-from recstore.tokens import generate_private_key_file
 
 MiB = 1 << 20
 FILLER = bytes(MiB)
@@ -53,14 +51,7 @@ def body(total: int, head: bytes) -> Iterator[bytes]:
 
 async def run(sizes: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
-        jwt_key = Path(tmp) / "jwt.pem"
-        generate_private_key_file(jwt_key)
-        settings = Settings.model_validate({
-            "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
-            "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
-            "master_keys": MasterKeyring.generate_entry("bench"),
-            "epoch_keys_file": Path(tmp) / "epochs.json", "jwt_private_key_file": jwt_key,
-            "max_upload_bytes": 2048 * MiB})
+        settings = bench_settings(info, Path(tmp), max_upload_bytes=2048 * MiB)
         await prepare_storage(settings)
         async with open_services(settings) as svc:
             runner = web.AppRunner(create_app(services=svc))
