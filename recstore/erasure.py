@@ -37,9 +37,10 @@ log = logging.getLogger("recstore.erasure")
 BATCH_SIZE = 200
 LEASE = timedelta(minutes=5)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
-# Tables other features add, holding customer data that goes with the account. Absent ones
-# are skipped, so erasure does not depend on which features a deployment migrated.
-_OPTIONAL_TABLES = ("provider_accounts", "notification_webhooks", "notifications")
+# Tables of other features holding customer data that goes with the account. Every one
+# exists: serve and worker refuse to start with a migration pending.
+_CUSTOMER_TABLES = ("customer_keys", "ingest_jobs", "provider_accounts",
+                    "notification_webhooks", "notifications")
 
 
 @dataclass(frozen=True)
@@ -161,12 +162,9 @@ async def _erase_stray_objects(pool: Pool, store: ObjectStore, customer_id: UUID
 
 async def _scrub(conn: Connection, customer_id: UUID) -> None:
     """Everything personal that is not a recording; ids and the audit log stay (DESIGN.md)."""
-    await conn.execute("DELETE FROM customer_keys WHERE customer_id = $1", customer_id)
-    await conn.execute("DELETE FROM ingest_jobs WHERE customer_id = $1", customer_id)
-    for table in _OPTIONAL_TABLES:
-        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
-            await conn.execute(f"DELETE FROM {table} WHERE customer_id = $1",  # noqa: S608
-                               customer_id)
+    for table in _CUSTOMER_TABLES:
+        await conn.execute(f"DELETE FROM {table} WHERE customer_id = $1",  # noqa: S608 - constants
+                           customer_id)
     await conn.execute(
         "UPDATE grants SET purpose = '', revoked_at = coalesce(revoked_at, now())"
         " WHERE customer_id = $1", customer_id)
