@@ -68,7 +68,7 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
     async with svc.pool.acquire() as conn:
         row = await live_row(conn, who.customer_id, recording_id)
         pair = await svc.keys.keypair(conn, who.customer_id, row["epoch"])
-        chosen = choose_slice(int(row["size_bytes"]), _requested_range(request))
+        chosen = choose_slice(int(row["size_bytes"]), requested_range(request))
         await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
                            action="recording.audio_read", recording_id=recording_id)
     try:
@@ -88,7 +88,7 @@ async def delete_recording(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _requested_range(request: web.Request) -> slice | None:
+def requested_range(request: web.Request) -> slice | None:
     try:
         return request.http_range if "Range" in request.headers else None
     except ValueError:

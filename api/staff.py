@@ -15,7 +15,7 @@ from api.grants_models import (
     StaffRecordingQuery,
 )
 from api.parsing import parse_body, parse_query, path_uuid
-from api.recordings import stream_audio
+from api.recordings import requested_range, stream_audio
 from api.security import principal
 from recstore import access_requests as request_store
 from recstore import staff_views
@@ -51,7 +51,7 @@ async def staff_get_audio(request: web.Request) -> web.StreamResponse:
     try:
         async with svc.pool.acquire() as conn:
             audio = await staff_views.open_audio_for_staff(
-                conn, svc.keys, who.user_id, recording_id, _requested_range(request))
+                conn, svc.keys, who.user_id, recording_id, requested_range(request))
     except Forbidden:
         svc.metrics.access_denied.labels("no_grant").inc()
         raise
@@ -62,13 +62,6 @@ async def staff_get_audio(request: web.Request) -> web.StreamResponse:
 
     guard = stream_guard(svc.pool, audio.grant_id, on_cut)
     return await stream_audio(request, svc, audio.row, audio.pair, audio.chosen, guard)
-
-
-def _requested_range(request: web.Request) -> slice | None:
-    try:
-        return request.http_range if "Range" in request.headers else None
-    except ValueError:
-        return None  # RFC 9110: an unparseable Range is ignored, the whole body is sent
 
 
 async def staff_create_access_request(request: web.Request) -> web.Response:
