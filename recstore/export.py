@@ -17,10 +17,10 @@ import asyncpg
 
 from crypto import CustomerKeyPair
 from recstore import audit
+from recstore.audio import extension_for
 from recstore.db import Pool
 from recstore.errors import KeyShredded
 from recstore.export_documents import (
-    AUDIO_EXTENSIONS,
     FORMATS,
     access_log_pieces,
     account_document,
@@ -74,7 +74,7 @@ async def _recording_files(archive: StreamingZip, pool: Pool, store: ObjectStore
             raise
         return  # deleted since the page was read: it is simply no longer held
     base = f"recordings/{row['id']}"
-    audio_path = f"{base}.{AUDIO_EXTENSIONS.get(row['content_type'], 'bin')}"
+    audio_path = f"{base}.{extension_for(row['content_type'])}"
     yield archive.add(f"{base}.json", "application/json",
                       to_json({**view, "audio_file": audio_path}), at=row["recorded_at"])
     member = archive.open(audio_path, row["content_type"], at=row["recorded_at"],

@@ -29,11 +29,6 @@ FORMATS = {
                        " previous one, so the chain can be verified.",
 }
 
-AUDIO_EXTENSIONS = {"audio/wav": "wav", "audio/mpeg": "mp3", "audio/ogg": "ogg",
-                    "audio/flac": "flac", "audio/aac": "aac", "audio/amr": "amr",
-                    "audio/mp4": "m4a", "audio/webm": "webm"}
-
-
 def rfc3339(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

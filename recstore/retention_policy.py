@@ -27,10 +27,6 @@ def expires_at(recorded_at: datetime, retention_days: int) -> datetime:
     return recorded_at + min(timedelta(days=retention_days), MAX_RETENTION)
 
 
-def is_past_retention(recorded_at: datetime, retention_days: int, now: datetime | None = None) -> bool:
-    return expires_at(recorded_at, retention_days) <= (now or datetime.now(UTC))
-
-
 def epoch_start(epoch: str) -> datetime:
     if not EPOCH_PATTERN.fullmatch(epoch):
         raise ValueError("epoch must be 'YYYY-MM'")

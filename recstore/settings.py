@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,7 +85,3 @@ class Settings(BaseSettings):
 def settings_field_env_names() -> set[str]:
     """Every environment variable name the settings read (docker-compose is checked against it)."""
     return {f"RECSTORE_{name.upper()}" for name in Settings.model_fields}
-
-
-def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
