@@ -9,7 +9,7 @@ from aiohttp import web
 from api.rights_models import erasure_view
 from api.security import customer_of
 from recstore.appkeys import services_key, streaming_started_key
-from recstore.erasure import request_erasure, run_erasure
+from recstore.rights.erasure import request_erasure, run_erasure
 
 log = logging.getLogger("recstore.api.account")
 

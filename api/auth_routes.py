@@ -9,7 +9,7 @@ from aiohttp import web
 from api.models import LoginRequest, TokenResponse
 from api.parsing import parse_body
 from recstore.appkeys import services_key
-from recstore.auth import email_fingerprint, login
+from recstore.auth.login import email_fingerprint, login
 from recstore.errors import TooManyRequests, Unauthorized
 
 log = logging.getLogger("recstore.auth")

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.security import customer_of
 from recstore.appkeys import services_key, streaming_started_key
-from recstore.export import export_archive
+from recstore.rights.export import export_archive
 
 
 async def export_account(request: web.Request) -> web.StreamResponse:

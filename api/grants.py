@@ -16,9 +16,9 @@ from api.grants_models import (
 )
 from api.parsing import parse_body, parse_query, path_uuid
 from api.security import customer_of
-from recstore import access_requests as request_store
-from recstore import grants as grant_store
 from recstore.appkeys import services_key
+from recstore.consent import access_requests as request_store
+from recstore.consent import grants as grant_store
 
 
 def _json(model: Grant | GrantPage | AccessRequest | AccessRequestPage, status: int = 200

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field, PlainSerializer, model_val
 
 from api.models import OperationalRecording, Strict, Time
 from recstore.audit import rfc3339
-from recstore.grants import MAX_LISTED
+from recstore.consent.grants import MAX_LISTED
 
 AuditTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 RequestStatus = Literal["pending", "approved", "denied", "expired"]

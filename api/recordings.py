@@ -12,12 +12,11 @@ from api.parsing import parse_query, path_uuid
 from api.security import customer_of
 from crypto import CustomerKeyPair, blind_index, normalize_phone
 from recstore import audit
+from recstore.accounts.customers import customer_row, customer_secrets
 from recstore.appkeys import services_key, streaming_started_key
-from recstore.customers import customer_row, customer_secrets
-from recstore.erasure import erase_recording, live_row
 from recstore.errors import Invalid
 from recstore.object_store import ObjectStoreError
-from recstore.recordings import (
+from recstore.recordings.read import (
     AudioSlice,
     KeyPairCache,
     choose_slice,
@@ -25,6 +24,7 @@ from recstore.recordings import (
     decrypt_audio,
     list_page,
 )
+from recstore.rights.erasure import erase_recording, live_row
 from recstore.services import Services
 
 

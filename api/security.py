@@ -8,7 +8,7 @@ from aiohttp import web
 
 from api.spec import Handler
 from recstore.appkeys import principal_key, services_key
-from recstore.auth import Principal, principal_for, record_denial
+from recstore.auth.login import Principal, principal_for, record_denial
 from recstore.errors import Forbidden, Unauthorized
 
 CUSTOMER_ROLES = frozenset({"customer_admin", "customer_user"})

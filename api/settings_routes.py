@@ -9,8 +9,8 @@ from aiohttp import web
 from api.parsing import parse_body
 from api.rights_models import AccountSettings, SettingsPatch
 from api.security import customer_of
-from recstore import account_settings
 from recstore.appkeys import services_key
+from recstore.rights import settings as account_settings
 
 
 def _render(found: account_settings.AccountSettings) -> web.Response:

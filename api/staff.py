@@ -17,11 +17,11 @@ from api.grants_models import (
 from api.parsing import parse_body, parse_query, path_uuid
 from api.recordings import requested_range, stream_audio
 from api.security import principal
-from recstore import access_requests as request_store
-from recstore import staff_views
 from recstore.appkeys import services_key
+from recstore.consent import access_requests as request_store
+from recstore.consent import staff_views
+from recstore.consent.grants import Scope, stream_guard
 from recstore.errors import Forbidden
-from recstore.grants import Scope, stream_guard
 
 
 async def staff_list_recordings(request: web.Request) -> web.Response:

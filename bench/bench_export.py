@@ -31,13 +31,13 @@ import aiohttp
 import psutil
 from benchstack import bench_settings
 
+from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
-from recstore.customers import create_customer, create_user
-from recstore.embedded import EmbeddedStack
-from recstore.export import export_archive
+from recstore.devstack.stack import EmbeddedStack
+from recstore.recordings.store import IncomingRecording, store_recording
+from recstore.rights.export import export_archive
 from recstore.services import Services, open_services
 from recstore.settings import Settings
-from recstore.storing import IncomingRecording, store_recording
 
 MiB = 1 << 20
 RECORDING = 32 * MiB

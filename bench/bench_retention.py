@@ -31,9 +31,9 @@ from benchstack import bench_settings  # noqa: E402
 from minio.versioningconfig import ENABLED, VersioningConfig  # noqa: E402
 
 from factories import insert_recordings, make_tenant  # noqa: E402
-from recstore import retention  # noqa: E402
 from recstore.db import migrate  # noqa: E402
-from recstore.embedded import EmbeddedStack, StackInfo  # noqa: E402
+from recstore.devstack.stack import EmbeddedStack, StackInfo  # noqa: E402
+from recstore.retention import deletion as retention  # noqa: E402
 from recstore.services import open_services  # noqa: E402
 
 EXPIRED = datetime.now(UTC) - timedelta(days=91)

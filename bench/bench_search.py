@@ -5,7 +5,7 @@ Run from the repository root:  .venv/bin/python bench/bench_search.py [ROWS]
 Starts the embedded PostgreSQL in a temporary directory, generates ROWS metadata rows
 (default 1,000,000) for one customer with SQL generate_series (every 100th from the same
 caller, one row every 10 s), plus 200,000 rows of four other customers, ANALYZEs, and runs
-each query shape recstore sends 50 times through recstore.recordings.list_page. Prints the
+each query shape recstore sends 50 times through recstore.recordings.read.list_page. Prints the
 median and 95th percentile latency and EXPLAIN (ANALYZE, BUFFERS) of each shape.
 """
 
@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchstack import bench_settings
 
 from crypto import blind_index, epoch_of
-from recstore.customers import create_customer
+from recstore.accounts.customers import create_customer
 from recstore.db import migrate
-from recstore.embedded import EmbeddedStack
-from recstore.recordings import list_page
+from recstore.devstack.stack import EmbeddedStack
+from recstore.recordings.read import list_page
 from recstore.services import Services, open_services
 
 RUNS = 50
@@ -95,7 +95,7 @@ async def run(rows: int) -> None:
                     "SELECT recorded_at FROM recordings WHERE customer_id = $1"
                     " ORDER BY recorded_at DESC OFFSET $2 LIMIT 1", target, rows // 2)
                 deep = (await list_page(conn, target, limit=1, until=middle)).rows[0]
-            from recstore.recordings import encode_cursor
+            from recstore.recordings.read import encode_cursor
 
             cursor = encode_cursor(deep["recorded_at"], deep["id"])
             day = (newest - timedelta(days=40), newest - timedelta(days=39))

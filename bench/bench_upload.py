@@ -33,7 +33,7 @@ from benchstack import bench_settings
 from factories import bearer, login, make_tenant, upload_headers, wav
 from recstore.app import create_app
 from recstore.bootstrap import prepare_storage
-from recstore.embedded import EmbeddedStack
+from recstore.devstack.stack import EmbeddedStack
 from recstore.services import open_services
 
 MiB = 1 << 20

@@ -66,7 +66,7 @@ async def _serve() -> None:
 # -- set-up -----------------------------------------------------------------------------------
 
 def _env(info: Any, tmp: Path, master: str) -> dict[str, str]:
-    from recstore.tokens import generate_private_key_file
+    from recstore.auth.tokens import generate_private_key_file
 
     jwt = tmp / "jwt.pem"
     generate_private_key_file(jwt)
@@ -78,9 +78,9 @@ def _env(info: Any, tmp: Path, master: str) -> dict[str, str]:
 
 
 async def _prepare(env: dict[str, str]) -> tuple[str, str]:
+    from recstore.accounts.customers import create_customer
+    from recstore.accounts.providers import set_provider
     from recstore.bootstrap import prepare_storage
-    from recstore.customers import create_customer
-    from recstore.providers_config import set_provider
     from recstore.services import open_services
     from recstore.settings import Settings
 
@@ -208,7 +208,7 @@ def main() -> None:
         return
 
     from crypto import MasterKeyring
-    from recstore.embedded import EmbeddedStack
+    from recstore.devstack.stack import EmbeddedStack
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
         env = _env(info, Path(tmp), MasterKeyring.generate_entry("bench-1"))

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from crypto import MasterKeyring
-from recstore.embedded import StackInfo
+from recstore.auth.tokens import generate_private_key_file
+from recstore.devstack.stack import StackInfo
 from recstore.settings import Settings
-from recstore.tokens import generate_private_key_file
 
 
 def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:

@@ -3,7 +3,7 @@ they share.
 
 verify → parse (on the webhook, which then enqueues a job) → fetch → delete_copy (in the
 worker). Adapters never touch the database or the object store: the webhook and the
-worker do, through `recstore.jobs` and `recstore.storing`.
+worker do, through `recstore.jobs.queue` and `recstore.recordings.store`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from ingest.fetch import Fetcher
+from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Invalid
-from recstore.jobs import Job
-from recstore.providers_config import ProviderAccount
-from recstore.storing import IncomingRecording
+from recstore.jobs.queue import Job
+from recstore.recordings.store import IncomingRecording
 
 MAX_FIELD = 200
 MAX_URL = 4096  # presigned media URLs run to several hundred characters

@@ -32,9 +32,9 @@ from ingest.adapter import (
 )
 from ingest.errors import http_failure
 from ingest.fetch import Fetcher, basic_auth
+from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Forbidden, Invalid
-from recstore.jobs import Job
-from recstore.providers_config import ProviderAccount
+from recstore.jobs.queue import Job
 
 API = "https://api.46elks.com"
 RECORDING_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")

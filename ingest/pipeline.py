@@ -14,13 +14,13 @@ from ingest.errors import IngestFailure
 from ingest.fetch import Fetcher, FetchLimits, FetchPolicy
 from ingest.registry import ADAPTERS
 from ingest.settings import IngestSettings
-from recstore import jobs
+from recstore.accounts.providers import load_provider
 from recstore.errors import NotFound, RecstoreError
-from recstore.jobs import Job
+from recstore.jobs import queue as jobs
+from recstore.jobs.queue import Job
 from recstore.object_store import ObjectStoreError
-from recstore.providers_config import load_provider
+from recstore.recordings.store import IncomingRecording, existing_recording, store_recording
 from recstore.services import Services
-from recstore.storing import IncomingRecording, existing_recording, store_recording
 
 
 @dataclass(frozen=True)

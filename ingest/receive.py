@@ -17,11 +17,11 @@ from uuid import UUID
 
 from ingest.adapter import Delivery
 from ingest.registry import ADAPTERS
-from recstore import jobs
+from recstore.accounts.providers import ProviderAccount, load_provider
 from recstore.db import Pool
 from recstore.errors import Forbidden
+from recstore.jobs import queue as jobs
 from recstore.keys import KeyService
-from recstore.providers_config import ProviderAccount, load_provider
 from recstore.services import Services
 
 ACCOUNT_TTL_SECONDS = 10.0

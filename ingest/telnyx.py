@@ -34,9 +34,9 @@ from ingest.adapter import (
 )
 from ingest.errors import IngestFailure, http_failure
 from ingest.fetch import Fetcher
+from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Forbidden, Invalid
-from recstore.jobs import Job
-from recstore.providers_config import ProviderAccount
+from recstore.jobs.queue import Job
 
 API = "https://api.telnyx.com"
 # Where recording_urls point (developers.telnyx.com, "Storing call recordings").

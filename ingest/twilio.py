@@ -35,9 +35,9 @@ from ingest.adapter import (
 )
 from ingest.errors import http_failure
 from ingest.fetch import Fetcher, basic_auth
+from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Forbidden, Invalid
-from recstore.jobs import Job
-from recstore.providers_config import ProviderAccount
+from recstore.jobs.queue import Job
 
 API = "https://api.twilio.com"
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")

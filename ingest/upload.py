@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from recstore.customers import customer_row, customer_secrets
+from recstore.accounts.customers import customer_row, customer_secrets
 from recstore.errors import Invalid, NotFound, PayloadTooLarge, RecstoreError, Unauthorized
+from recstore.recordings.store import IncomingRecording, StoredRecording, store_recording
 from recstore.services import Services
-from recstore.storing import IncomingRecording, StoredRecording, store_recording
 
 PROVIDER = "upload"
 _MAX_HEADER_TEXT = 200

@@ -18,8 +18,8 @@ from aiohttp.abc import AbstractResolver
 
 from ingest.pipeline import describe_failure, ingest_job
 from ingest.settings import IngestSettings
-from recstore import jobs
-from recstore.jobs import Job
+from recstore.jobs import queue as jobs
+from recstore.jobs.queue import Job
 from recstore.services import Services
 
 log = logging.getLogger("recstore.ingest")

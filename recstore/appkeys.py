@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from recstore.auth import Principal
+from recstore.auth.login import Principal
 from recstore.services import Services
 
 services_key = web.AppKey("services", Services)

@@ -57,7 +57,7 @@ async def run_checks(settings: Settings) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         checks["keys"] = {"ok": False, "error": type(exc).__name__}
 
-    from recstore.audio import ensure_ffmpeg_on_path
+    from recstore.recordings.audio import ensure_ffmpeg_on_path
 
     ensure_ffmpeg_on_path()
     tools = {tool: shutil.which(tool) for tool in ("ffmpeg", "ffprobe")}

@@ -23,7 +23,7 @@ from typing import Any
 
 from crypto import MasterKeyring, new_epoch_secret
 from recstore.errors import Invalid
-from recstore.retention_policy import epoch_closes_at
+from recstore.retention.policy import epoch_closes_at
 
 _FORMAT_VERSION = 1
 

@@ -12,14 +12,14 @@ import asyncpg
 from aiohttp import web
 
 from ingest.worker import run_ingest_worker
-from recstore import erasure
 from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
-from recstore.consent_jobs import run_consent_jobs
+from recstore.consent.jobs import run_consent_jobs
 from recstore.db import available_migrations
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
-from recstore.retention_scheduler import run_gauge_refresher, run_scheduler
+from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
+from recstore.rights import erasure
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 

@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from crypto import MasterKeyring
+from recstore.auth.tokens import TokenService, token_service_for
 from recstore.db import Pool, create_pool
 from recstore.epoch_keys import EpochKeyStore
 from recstore.keys import KeyService
 from recstore.metrics import Metrics
 from recstore.object_store import ObjectStore
 from recstore.settings import Settings
-from recstore.tokens import TokenService, token_service_for
 
 
 @dataclass

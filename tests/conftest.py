@@ -18,12 +18,12 @@ from minio.deleteobjects import DeleteObject
 from crypto import MasterKeyring
 from factories import Tenant, make_tenant
 from recstore.app import create_app
+from recstore.auth.tokens import generate_private_key_file
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
 from recstore.db import migrate
-from recstore.embedded import EmbeddedStack, StackInfo
+from recstore.devstack.stack import EmbeddedStack, StackInfo
 from recstore.services import Services, open_services
 from recstore.settings import Settings
-from recstore.tokens import generate_private_key_file
 
 TEMPLATE_DB = "recstore_template"
 
@@ -38,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
 
 
 def _dsn(info: StackInfo, database: str) -> str:
-    from recstore.embedded import create_database  # noqa: F401  (keeps the helper exercised)
+    from recstore.devstack.stack import create_database  # noqa: F401  (keeps the helper exercised)
 
     base, _, query = info.database_url.partition("?")
     return f"{base.rsplit('/', 1)[0]}/{database}" + (f"?{query}" if query else "")

@@ -9,8 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from ingest.upload import sign
-from recstore.customers import create_customer, create_staff, create_user
-from recstore.demo import synthetic_voicemail
+from recstore.accounts.customers import create_customer, create_staff, create_user
+from recstore.devstack.demo import synthetic_voicemail
 from recstore.services import Services
 
 PASSWORD = "correct horse battery staple"

@@ -222,7 +222,7 @@ CREDENTIALS = {
 
 async def configure(svc: Any, customer_id: Any, provider: str, *, api_base: str | None,
                     delete_after_fetch: bool = False, **credentials: str) -> Any:
-    from recstore.providers_config import set_provider
+    from recstore.accounts.providers import set_provider
 
     async with svc.pool.acquire() as conn:
         return await set_provider(conn, svc.keys, customer_id, provider,

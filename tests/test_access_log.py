@@ -18,7 +18,7 @@ import pytest
 
 from factories import Tenant, make_staff, make_tenant, token_headers, upload, wav
 from recstore import audit
-from recstore.cli import main
+from recstore.cli.main import main
 from recstore.services import Services
 from recstore.settings import Settings
 

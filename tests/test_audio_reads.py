@@ -126,7 +126,7 @@ async def test_access_ending_mid_stream_raises_instead_of_ending_short(
         services: Services, stored: Any) -> None:
     """A short body under a promised Content-Length leaves clients hanging; a raise cuts."""
     from recstore.errors import Forbidden
-    from recstore.recordings import choose_slice, decrypt_audio, get_row
+    from recstore.recordings.read import choose_slice, decrypt_audio, get_row
 
     tenant, recording_id, body, _ = stored
     async with services.pool.acquire() as conn:

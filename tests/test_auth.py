@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from factories import PASSWORD, Tenant, bearer, login, make_staff, make_tenant, upload, wav
+from recstore.auth.tokens import load_private_key
 from recstore.services import Services
 from recstore.settings import Settings
-from recstore.tokens import load_private_key
 
 
 def _claims(settings: Settings, tenant: Tenant, **overrides: Any) -> dict[str, Any]:

@@ -200,7 +200,7 @@ def _free_port() -> int:
 
 def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None:
     """The docker-compose path, minus Docker: RECSTORE_* variables only."""
-    from recstore.embedded import create_database
+    from recstore.devstack.stack import create_database
 
     jwt_key = tmp_path / "jwt.pem"
     port = _free_port()

@@ -21,15 +21,15 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
-from recstore.embedded import (
+from recstore.devstack.postgres import find_postmaster
+from recstore.devstack.s3 import GRPC_OFFSET, find_weed
+from recstore.devstack.stack import (
     EmbeddedStack,
     EmbeddedStackError,
     StackInfo,
     create_database,
     drop_database,
 )
-from recstore.embedded_pg import find_postmaster
-from recstore.embedded_s3 import GRPC_OFFSET, find_weed
 
 REGION = "eu-north-1"
 REPO = Path(__file__).resolve().parents[1]
@@ -255,7 +255,7 @@ CRASHING_CHILD = textwrap.dedent("""
     from pathlib import Path
     import asyncpg
     from minio import Minio
-    from recstore.embedded import EmbeddedStack
+    from recstore.devstack.stack import EmbeddedStack
 
     stack = EmbeddedStack(Path(sys.argv[1]))
     info = stack.start()
@@ -313,7 +313,7 @@ def test_recovers_after_a_crash_and_from_a_stale_pid_file(tmp_path: Path,
 SIGTERMED_CHILD = textwrap.dedent("""
     import json, signal, sys, time
     from pathlib import Path
-    from recstore.embedded import EmbeddedStack
+    from recstore.devstack.stack import EmbeddedStack
 
     stack = EmbeddedStack(Path(sys.argv[1]))
     stack.start()

@@ -22,11 +22,11 @@ from crypto import CryptoError, MasterKeyring, epoch_of, open_data_key, unwrap_p
 from factories import Tenant, bearer, counts, insert_recordings, login, make_tenant, upload, wav
 from recstore.app import create_app
 from recstore.epoch_keys import EpochClosed, EpochKeyStore
-from recstore.epochs_retention import KEY_DESTROYED_ACTION, run_epoch_pass
 from recstore.errors import KeyShredded
 from recstore.keys import KeyService
-from recstore.retention_policy import epoch_closes_at, epoch_destroy_after
-from recstore.retention_scheduler import RetentionSettings, retention_pass
+from recstore.retention.epochs import KEY_DESTROYED_ACTION, run_epoch_pass
+from recstore.retention.policy import epoch_closes_at, epoch_destroy_after
+from recstore.retention.scheduler import RetentionSettings, retention_pass
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 

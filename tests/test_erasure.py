@@ -10,9 +10,9 @@ from contextlib import redirect_stdout
 from typing import Any
 
 from factories import PASSWORD, Tenant, bearer, login, make_staff, make_tenant, upload, wav
-from recstore.cli import main as cli_main
-from recstore.erasure import erasure_status, request_erasure, resume_pending, run_erasure
+from recstore.cli.main import main as cli_main
 from recstore.errors import NotFound
+from recstore.rights.erasure import erasure_status, request_erasure, resume_pending, run_erasure
 from recstore.services import Services, object_store_for
 from recstore.settings import Settings
 

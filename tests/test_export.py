@@ -13,7 +13,7 @@ from typing import Any
 
 from factories import Tenant, bearer, login, make_staff, make_tenant, upload, wav
 from recstore import audit
-from recstore.export import export_archive
+from recstore.rights.export import export_archive
 from recstore.services import Services
 
 

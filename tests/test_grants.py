@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from factories import Tenant, audit_actions, make_staff, make_tenant, token_headers, upload, wav
-from recstore import grants
-from recstore.recordings import choose_slice, decrypt_audio
+from recstore.consent import grants
+from recstore.recordings.read import choose_slice, decrypt_audio
 from recstore.services import Services
 
 

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from factories import Tenant, audit_actions, make_staff, make_tenant, token_headers, upload, wav
-from recstore import access_requests
+from recstore.consent import access_requests
 from recstore.services import Services
 
 

@@ -12,7 +12,8 @@ from uuid import UUID
 import pytest
 
 from factories import insert_recordings, make_tenant
-from recstore import janitor, retention
+from recstore.retention import deletion as retention
+from recstore.retention import janitor
 from recstore.services import Services
 
 LATER = timedelta(hours=2)  # past the default one-hour grace

@@ -25,7 +25,7 @@ from provider_fakes import (
 from crypto import CryptoError
 from factories import Tenant, wav
 from ingest.worker import Worker, backoff_seconds
-from recstore import jobs
+from recstore.jobs import queue as jobs
 from recstore.services import Services
 
 AUDIO = wav(0.5)

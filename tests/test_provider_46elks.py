@@ -25,7 +25,7 @@ from provider_fakes import (
 )
 
 from factories import Tenant, bearer, counts, login, make_tenant, wav
-from recstore.providers_config import elks_url_token, webhook_urls
+from recstore.accounts.providers import elks_url_token, webhook_urls
 from recstore.services import Services
 
 AUDIO = wav(1.0)

@@ -13,10 +13,10 @@ import asyncpg
 import pytest
 
 from factories import Tenant, bearer, insert_recordings, login, make_tenant, upload, wav
-from recstore import retention
 from recstore.errors import Invalid, NotFound, Unavailable
 from recstore.object_store import ObjectStore
-from recstore.retention_policy import (
+from recstore.retention import deletion as retention
+from recstore.retention.policy import (
     apply_retention_days,
     epoch_closes_at,
     epoch_destroy_after,
@@ -236,7 +236,7 @@ async def test_in_a_versioned_bucket_every_version_goes(services: Services) -> N
 
 async def test_an_upload_in_flight_while_retention_shortens_gets_the_new_expiry(
         services: Services) -> None:
-    from recstore.storing import IncomingRecording, store_recording
+    from recstore.recordings.store import IncomingRecording, store_recording
 
     tenant = await make_tenant(services)
     recorded = datetime.now(UTC) - timedelta(days=10)

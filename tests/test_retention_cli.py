@@ -16,7 +16,7 @@ from typing import Any
 from factories import insert_recordings, make_tenant
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS, prepare_storage
 from recstore.doctor import run_checks
-from recstore.retention_policy import MAX_RETENTION_DAYS
+from recstore.retention.policy import MAX_RETENTION_DAYS
 from recstore.runner import maintenance_loop
 from recstore.services import Services
 from recstore.settings import Settings
@@ -127,7 +127,7 @@ async def test_an_api_process_exports_what_the_workers_did(
         services: Services, settings: Settings) -> None:
     import aiohttp
 
-    from recstore.retention_scheduler import RetentionSettings, retention_pass
+    from recstore.retention.scheduler import RetentionSettings, retention_pass
     from recstore.runner import run_services
     from recstore.services import open_services
 

@@ -16,10 +16,10 @@ from uuid import UUID, uuid4
 from minio.deleteobjects import DeleteError, DeleteObject
 
 from factories import insert_recordings, make_tenant
-from recstore import retention
 from recstore.object_store import ObjectStore
-from recstore.retention_report import report
-from recstore.retention_scheduler import RetentionSettings, retention_pass
+from recstore.retention import deletion as retention
+from recstore.retention.report import report
+from recstore.retention.scheduler import RetentionSettings, retention_pass
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 

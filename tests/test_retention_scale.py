@@ -7,7 +7,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from factories import insert_recordings, make_tenant
-from recstore import retention
+from recstore.retention import deletion as retention
 from recstore.services import Services
 
 MIB = 1024 * 1024

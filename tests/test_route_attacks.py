@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.routes import OPERATIONS
 from api.spec import Operation
 from factories import Tenant, make_staff, make_tenant, upload, wav
-from recstore.erasure import request_erasure
+from recstore.auth.tokens import load_private_key
+from recstore.rights.erasure import request_erasure
 from recstore.services import Services
-from recstore.tokens import load_private_key
 
 PROTECTED = [op for op in OPERATIONS if op.roles is not None]
 ROLES = ("customer_admin", "customer_user", "staff")

@@ -15,8 +15,8 @@ import pytest
 
 from crypto import blind_index, epoch_of
 from factories import Tenant, bearer, login, make_tenant, upload, wav
-from recstore.customers import customer_row, customer_secrets
-from recstore.recordings import list_page
+from recstore.accounts.customers import customer_row, customer_secrets
+from recstore.recordings.read import list_page
 from recstore.services import Services
 
 _TONES = itertools.count()

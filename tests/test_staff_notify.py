@@ -17,8 +17,9 @@ import pytest
 from aiohttp import web
 
 from factories import Tenant, make_staff, make_tenant, token_headers, upload, wav
-from recstore import consent_jobs, notify
-from recstore.notify_channels import SmtpNotifier, WebhookNotifier, set_webhook
+from recstore.consent import jobs as consent_jobs
+from recstore.consent import notify
+from recstore.consent.notify_channels import SmtpNotifier, WebhookNotifier, set_webhook
 from recstore.services import Services
 
 REASON, TICKET = "caller says Anna Svensson hung up", "SUP-777"

@@ -25,15 +25,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from factories import Tenant, bearer, login
 from recstore.app import create_app
-from recstore.cli import main as cli_main
-from recstore.jwks import JwksVerifier, external_user_id
-from recstore.services import Services, open_services
-from recstore.tokens import (
+from recstore.auth.jwks import JwksVerifier, external_user_id
+from recstore.auth.tokens import (
     generate_private_key_file,
     load_private_key,
     load_public_keys,
     public_key_pem,
 )
+from recstore.cli.main import main as cli_main
+from recstore.services import Services, open_services
 
 ISSUER, AUDIENCE = "https://idp.example", "recstore-portal"
 

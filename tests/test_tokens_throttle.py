@@ -7,7 +7,7 @@ from typing import Any
 
 from factories import PASSWORD, Tenant
 from recstore.app import create_app
-from recstore.login_throttle import ACCOUNT, CLIENT, lock_seconds
+from recstore.auth.throttle import ACCOUNT, CLIENT, lock_seconds
 from recstore.services import Services, open_services
 
 WRONG = "not the password at all"

@@ -174,16 +174,16 @@ async def test_large_upload_streams_through_multipart_and_ranges_work(
 async def test_unsigned_bodies_never_reach_ffprobe(client: Any, services: Services,
                                                    tenant: Tenant, monkeypatch: Any) -> None:
     """ffprobe parses only bytes whose sender proved it holds the secret."""
-    import recstore.storing
+    import recstore.recordings.store
 
     probed: list[int] = []
-    real_probe = recstore.storing.probe
+    real_probe = recstore.recordings.store.probe
 
     async def counting_probe(head: bytes) -> Any:
         probed.append(len(head))
         return await real_probe(head)
 
-    monkeypatch.setattr(recstore.storing, "probe", counting_probe)
+    monkeypatch.setattr(recstore.recordings.store, "probe", counting_probe)
     body = wav()
     headers = upload_headers(tenant.webhook_secret, body)
     headers["X-Recstore-Signature"] = "v1=" + "22" * 32

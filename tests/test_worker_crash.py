@@ -17,7 +17,7 @@ from typing import Any
 from provider_fakes import configure, post_twilio, recording_sid, start_fake, twilio_status_params
 
 from factories import Tenant, make_tenant, wav
-from recstore import janitor
+from recstore.retention import janitor
 from recstore.services import Services
 
 N = 200

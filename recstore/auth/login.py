@@ -1,0 +1,101 @@
+"""Login and the resolution of a bearer token into a live principal."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from crypto import hash_password, verify_password
+from recstore import audit
+from recstore.auth import throttle as login_throttle
+from recstore.auth.tokens import Claims, TokenService
+from recstore.db import Connection
+from recstore.errors import Unauthorized
+from recstore.keys import KeyService
+
+# Verified against when the email is unknown, so both paths cost one Argon2id check.
+_DUMMY_HASH = hash_password("recstore-dummy-password-for-timing")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: UUID
+    role: str
+    customer_id: UUID | None
+
+
+def email_fingerprint(email: str) -> str:
+    """A short, non-reversible tag for logs (no email in clear)."""
+    return hashlib.blake2b(email.strip().lower().encode(), digest_size=6).hexdigest()
+
+
+async def login(conn: Connection, tokens: TokenService, keys: KeyService, email: str,
+                password: str, *, client: str) -> str:
+    """A token for the right password; Unauthorized otherwise, TooManyRequests while the
+    account or the client address is throttled (checked before the password is)."""
+    now = datetime.now(UTC)
+    buckets = await login_throttle.buckets_for(conn, keys, email, client)
+    await login_throttle.reserve(conn, buckets, now)
+    row = await conn.fetchrow(
+        "SELECT u.id, u.role, u.customer_id, u.password_hash FROM users u"
+        " LEFT JOIN customers c ON c.id = u.customer_id"
+        " WHERE lower(u.email) = lower($1) AND u.disabled_at IS NULL AND c.erased_at IS NULL",
+        email.strip(),
+    )
+    stored = row["password_hash"] if row is not None and row["password_hash"] else _DUMMY_HASH
+    # Argon2id takes tens of milliseconds of CPU: not on the event loop.
+    if not await asyncio.to_thread(verify_password, stored, password) or row is None:
+        if row is not None and row["customer_id"] is not None:
+            await audit.append(conn, row["customer_id"], actor_type="customer",
+                               actor_id=row["id"], action="login.failed")
+        raise Unauthorized("invalid email or password")
+    await login_throttle.succeeded(conn, buckets, now)
+    return tokens.issue(row["id"], row["role"], row["customer_id"])
+
+
+async def _provision_external(conn: Connection, claims: Claims) -> None:
+    """A user of the external identity provider gets a users row (no email, no password) on
+    first sight, so grants and audit entries point at a real id. The role follows the
+    provider; the customer must exist, and a row disabled here stays disabled."""
+    await conn.execute(
+        "INSERT INTO users (id, customer_id, email, password_hash, role)"
+        " SELECT $1, c.id, NULL, NULL, $3 FROM customers c WHERE c.id = $2 AND c.erased_at IS NULL"
+        " ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role"
+        " WHERE users.customer_id = EXCLUDED.customer_id AND users.role <> EXCLUDED.role",
+        claims.user_id, claims.customer_id, claims.role)
+
+
+async def principal_for(conn: Connection, claims: Claims) -> Principal:
+    """Checks against the database that the user still exists and the token is not revoked.
+
+    A token that verifies but is refused here (user disabled, customer erased, token older
+    than a forced logout) is written to that customer's audit log: it is a real credential
+    being used after it was withdrawn."""
+    if claims.external:
+        await _provision_external(conn, claims)
+    row = await conn.fetchrow(
+        "SELECT u.role, u.customer_id, u.disabled_at, c.erased_at, c.tokens_valid_after"
+        " FROM users u LEFT JOIN customers c ON c.id = u.customer_id WHERE u.id = $1",
+        claims.user_id,
+    )
+    if row is None or row["role"] != claims.role or row["customer_id"] != claims.customer_id:
+        raise Unauthorized("invalid token")
+    valid_after = row["tokens_valid_after"]
+    if (row["disabled_at"] is not None or row["erased_at"] is not None
+            or (valid_after is not None
+                and datetime.fromtimestamp(claims.issued_at, UTC) < valid_after)):
+        if row["customer_id"] is not None:
+            await audit.append(conn, row["customer_id"], actor_type="customer",
+                               actor_id=claims.user_id, action="access.denied.token_revoked")
+        raise Unauthorized("invalid token")
+    return Principal(claims.user_id, row["role"], row["customer_id"])
+
+
+async def record_denial(conn: Connection, principal: Principal, reason: str) -> None:
+    """An authenticated request refused for its role, in the principal's customer's log."""
+    if principal.customer_id is not None:
+        await audit.append(conn, principal.customer_id, actor_type="customer",
+                           actor_id=principal.user_id, action=f"access.denied.{reason}")

@@ -1,0 +1,7 @@
+"""`python -m recstore.cli`: the same as the `recstore` command."""
+
+import sys
+
+from recstore.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""CLI: `recstore keys jwt-public`, the public half of the signing key, for key rotation.
+
+Registered by `recstore.cli.main.build_parser`; heavy imports stay inside the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from recstore.cli.main import _settings
+
+
+async def cmd_jwt_public(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore.auth.tokens import key_id, load_private_key, public_key_pem
+
+    public = load_private_key(_settings(args).jwt_private_key_file).public_key()
+    return {"kid": key_id(public), "public_key_pem": public_key_pem(public).decode()}
+
+
+def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    command("jwt-public", cmd_jwt_public,
+            "print the signing key's id and public PEM (for RECSTORE_JWT_PREVIOUS_PUBLIC_KEYS_FILE)",
+            parent=keys)

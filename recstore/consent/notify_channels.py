@@ -1,0 +1,132 @@
+"""Notification channels beyond the log: e-mail to the customer's admins, or the
+customer's own webhook, signed like recstore's upload webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from uuid import UUID
+
+import aiohttp
+
+from ingest.upload import sign
+from recstore.consent.notify import LogNotifier, Notice, Notifier, NotifySettings
+from recstore.db import Connection
+from recstore.errors import Invalid, NotFound
+from recstore.keys import KeyService
+
+_PURPOSE = "notify-webhook"
+_SUBJECTS = {
+    "access_request.created": "Support asks for access to your recordings",
+    "grant.used": "Support used your access grant",
+}
+
+
+def message_text(notice: Notice, portal_url: str | None) -> tuple[str, str]:
+    """Subject and body: ids and what to do, nothing a mailbox should not hold."""
+    where = f" at {portal_url}" if portal_url else ""
+    if notice.kind == "access_request.created":
+        body = (f"A support engineer asked for access to recordings (request {notice.request_id})."
+                f"\nApprove or deny it under Access requests{where}. Unanswered requests"
+                " expire after 72 hours.")
+    else:
+        body = (f"A support engineer listened to recording {notice.recording_id} under grant"
+                f" {notice.grant_id}.\nEvery access is in your access log{where}; you can"
+                " revoke the grant there at any time.")
+    return _SUBJECTS[notice.kind], body
+
+
+class SmtpNotifier:
+    def __init__(self, settings: NotifySettings) -> None:
+        if not settings.smtp_host:
+            raise Invalid("RECSTORE_NOTIFY_SMTP_HOST is required for the smtp channel")
+        self._settings = settings
+
+    async def send(self, conn: Connection, notice: Notice) -> None:
+        rows = await conn.fetch(
+            "SELECT email FROM users WHERE customer_id = $1 AND role = 'customer_admin'"
+            " AND disabled_at IS NULL AND email IS NOT NULL", notice.customer_id)
+        if not rows:
+            return
+        subject, body = message_text(notice, self._settings.portal_url)
+        message = EmailMessage()
+        message["From"] = self._settings.smtp_from
+        message["To"] = ", ".join(row["email"] for row in rows)
+        message["Subject"] = subject
+        message.set_content(body)
+        await asyncio.to_thread(self._send_blocking, message)
+
+    def _send_blocking(self, message: EmailMessage) -> None:
+        s = self._settings
+        assert s.smtp_host is not None
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_seconds) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username and s.smtp_password is not None:
+                smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+            smtp.send_message(message)
+
+
+class WebhookNotifier:
+    """POSTs JSON with `X-Recstore-Timestamp` and `X-Recstore-Signature: v1=<hex HMAC-SHA256
+    (secret, timestamp + "." + body)>`. Customers without a webhook get a log line."""
+
+    def __init__(self, settings: NotifySettings, keys: KeyService) -> None:
+        self._settings, self._keys, self._fallback = settings, keys, LogNotifier()
+
+    async def send(self, conn: Connection, notice: Notice) -> None:
+        row = await conn.fetchrow("SELECT url, secret_wrapped FROM notification_webhooks"
+                                  " WHERE customer_id = $1", notice.customer_id)
+        if row is None:
+            await self._fallback.send(conn, notice)
+            return
+        secret = self._keys.unwrap_secret(notice.customer_id, _PURPOSE,
+                                          bytes(row["secret_wrapped"])).decode()
+        body = json.dumps(webhook_payload(notice)).encode()
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json", "X-Recstore-Timestamp": str(timestamp),
+                   "X-Recstore-Signature": sign(secret, timestamp, body)}
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout_seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+                row["url"], data=body, headers=headers, allow_redirects=False) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"webhook answered {response.status}")
+
+
+def webhook_payload(notice: Notice) -> dict[str, str | None]:
+    def text(value: UUID | None) -> str | None:
+        return str(value) if value is not None else None
+
+    return {"id": str(notice.id), "type": notice.kind, "customer_id": str(notice.customer_id),
+            "request_id": text(notice.request_id), "grant_id": text(notice.grant_id),
+            "recording_id": text(notice.recording_id), "staff_id": text(notice.staff_id),
+            "created_at": notice.created_at.isoformat()}
+
+
+async def set_webhook(conn: Connection, keys: KeyService, customer_id: UUID, url: str) -> str:
+    """Point the customer's notifications at `url`; returns the new signing secret."""
+    if not url.startswith(("https://", "http://")):
+        raise Invalid("the webhook url must start with https:// or http://")
+    if not await conn.fetchval("SELECT 1 FROM customers WHERE id = $1 AND erased_at IS NULL",
+                               customer_id):
+        raise NotFound("no such customer")
+    secret = "ntsec_" + secrets.token_urlsafe(32)
+    await conn.execute(
+        "INSERT INTO notification_webhooks (customer_id, url, secret_wrapped) VALUES ($1, $2, $3)"
+        " ON CONFLICT (customer_id) DO UPDATE SET url = EXCLUDED.url,"
+        " secret_wrapped = EXCLUDED.secret_wrapped, created_at = now()",
+        customer_id, url, keys.wrap_secret(customer_id, _PURPOSE, secret.encode()))
+    return secret
+
+
+def notifier_for(settings: NotifySettings, keys: KeyService) -> Notifier:
+    if settings.channel == "smtp":
+        return SmtpNotifier(settings)
+    if settings.channel == "webhook":
+        return WebhookNotifier(settings, keys)
+    return LogNotifier()

@@ -1,0 +1,78 @@
+"""`recstore up --demo`: a demo customer, an admin login and two synthetic voicemails, seeded
+once into an empty data dir. Development only: no production command calls this."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydub.generators import Sine
+
+from recstore.accounts.customers import create_customer, create_user
+from recstore.recordings.store import IncomingRecording, store_recording
+from recstore.services import Services
+
+DEMO_EMAIL = "admin@demo.example"
+
+
+def synthetic_voicemail(seconds: float, frequency: float) -> bytes:
+    tone = Sine(frequency).to_audio_segment(duration=int(seconds * 1000)).set_frame_rate(8000)
+    out = io.BytesIO()
+    tone.set_channels(1).set_sample_width(2).export(out, format="wav")
+    return out.getvalue()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _instructions(record: dict[str, str]) -> str:
+    return f"""
+Demo customer {record['customer_id']}
+  log in:   curl -s {{url}}/api/v1/auth/login -H 'Content-Type: application/json' \\
+              -d '{{{{"email": "{record['email']}", "password": "{record['password']}"}}}}'
+  upload a signed voicemail (any WAV/MP3 file as voicemail.wav):
+    SECRET='{record['webhook_secret']}'; TS=$(date +%s)
+    SIG=$( (printf '%s.' "$TS"; cat voicemail.wav) | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+    curl -s -X POST {{url}}/webhooks/upload/{record['customer_id']} \\
+      -H "X-Recstore-Timestamp: $TS" -H "X-Recstore-Signature: v1=$SIG" \\
+      -H 'Content-Type: audio/wav' -H 'X-Recstore-Caller: +46701234567' \\
+      --data-binary @voicemail.wav
+"""
+
+
+async def seed_demo(svc: Services, data_dir: Path) -> str:
+    """Seeds on first use; later runs print the same login. Returns the text to show."""
+    record_path = data_dir / "demo.json"
+    if record_path.exists():
+        return _instructions(json.loads(record_path.read_text()))
+    async with svc.pool.acquire() as conn:
+        if await conn.fetchval("SELECT count(*) FROM customers") > 0:
+            return "(--demo ignored: this data dir already has customers)"
+        created = await create_customer(conn, svc.keys, name="Demo AB", email=DEMO_EMAIL,
+                                        retention_days=30)
+        password = secrets.token_urlsafe(12)
+        await create_user(conn, customer_id=created.customer_id, email=DEMO_EMAIL,
+                          password=password, role="customer_admin")
+    now = datetime.now(UTC)
+    for minutes_ago, seconds, caller, frequency in ((90, 4.0, "+46701234567", 440.0),
+                                                    (15, 2.5, "070-765 43 21", 660.0)):
+        incoming = IncomingRecording(
+            customer_id=created.customer_id, provider="demo", kind="voicemail",
+            provider_recording_id=f"demo-{minutes_ago}",
+            recorded_at=now - timedelta(minutes=minutes_ago), caller_number=caller,
+            caller_name="Demo Caller", callee_number="+46812345678")
+        await store_recording(svc.pool, svc.store, svc.keys, incoming,
+                              _once(synthetic_voicemail(seconds, frequency)),
+                              max_bytes=svc.settings.max_upload_bytes)
+    record = {"customer_id": str(created.customer_id), "email": DEMO_EMAIL,
+              "password": password, "webhook_secret": created.webhook_secret}
+    fd = os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(record, out)
+    return _instructions(record)

@@ -1,0 +1,61 @@
+"""`recstore up`: the whole service on an embedded PostgreSQL and S3 server, for development."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+
+from recstore.bootstrap import prepare_storage
+from recstore.devstack.files import clear_runtime, ensure_dev_keys, settings_for, write_runtime
+from recstore.devstack.stack import EmbeddedStack
+from recstore.logging_setup import configure
+from recstore.runner import run_services
+from recstore.services import open_services
+
+log = logging.getLogger("recstore.up")
+
+
+async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: bool) -> None:
+    configure("INFO", json=as_json)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dev_keys(data_dir)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    stack = EmbeddedStack(data_dir)
+    try:
+        info = await asyncio.to_thread(stack.start)
+        runtime = {"database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
+                   "s3_bucket": "recstore", "s3_access_key": info.s3_access_key,
+                   "s3_secret_key": info.s3_secret_key, "data_dir": str(data_dir)}
+        settings = settings_for(data_dir, runtime, host=host, port=port, log_json=as_json)
+        await prepare_storage(settings)
+        async with open_services(settings) as svc:
+            demo_text = None
+            if demo:
+                from recstore.devstack.demo import seed_demo
+
+                demo_text = await seed_demo(svc, data_dir)
+
+            async def announce(url: str) -> None:
+                write_runtime(data_dir, {**runtime, "url": url})
+                if as_json:
+                    print(json.dumps({"url": url, **{k: runtime[k] for k in (
+                        "database_url", "s3_endpoint", "s3_bucket", "s3_access_key",
+                        "s3_secret_key", "data_dir")}}), flush=True)
+                else:
+                    print(f"recstore is up at {url} (data in {data_dir}); Ctrl-C stops it.",
+                          flush=True)
+                    if demo_text:
+                        print(demo_text.replace("{url}", url), flush=True)
+
+            await run_services(svc, api=True, worker=True, host=host, port=port, stop=stop,
+                               on_ready=announce)
+    finally:
+        clear_runtime(data_dir)
+        await asyncio.to_thread(stack.stop)

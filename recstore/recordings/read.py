@@ -1,0 +1,204 @@
+"""Reading recordings: listing with cursors, metadata, and decrypting audio on the fly."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from crypto import (
+    CHUNK_SIZE,
+    HEADER_SIZE,
+    CustomerKeyPair,
+    StreamDecryptor,
+    open_data_key,
+    open_field,
+    plan_range,
+)
+from recstore.db import Connection
+from recstore.errors import Forbidden, Invalid, NotFound, RangeNotSatisfiable
+from recstore.keys import KeyService
+from recstore.object_store import ObjectStore
+from recstore.recordings.store import field_context
+
+MAX_PAGE = 200
+
+OPERATIONAL_FIELDS = (
+    "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
+    "expires_at", "duration_ms", "content_type", "size_bytes", "sha256",
+)
+IDENTITY_FIELDS = ("caller_number", "caller_name", "callee_number")
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[asyncpg.Record]
+    next_cursor: str | None
+
+
+def encode_cursor(recorded_at: datetime, recording_id: UUID) -> str:
+    raw = json.dumps([recorded_at.isoformat(), str(recording_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, rid = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(at), UUID(rid)
+    except (ValueError, TypeError) as exc:
+        raise Invalid("cursor is not valid") from exc
+
+
+async def list_page(
+    conn: Connection,
+    customer_id: UUID,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    caller_index: bytes | None = None,
+) -> Page:
+    """Newest first by (recorded_at, id): a keyset cursor stays stable under inserts."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
+    # Past its expiry, or with its key shredded, a recording is gone to readers even before
+    # the scheduler removes it: nothing is served after the retention limit.
+    where = ["customer_id = $1", "shredded_at IS NULL", "expires_at > now()"]
+    args: list[Any] = [customer_id]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if cursor is not None:
+        at, rid = decode_cursor(cursor)
+        where.append(f"(recorded_at, id) < ({arg(at)}, {arg(rid)})")
+    if since is not None:
+        where.append(f"recorded_at >= {arg(since)}")
+    if until is not None:
+        where.append(f"recorded_at < {arg(until)}")
+    if caller_index is not None:
+        where.append(f"caller_index = {arg(caller_index)}")
+    rows = await conn.fetch(
+        f"SELECT * FROM recordings WHERE {' AND '.join(where)}"  # noqa: S608 - only placeholders
+        f" ORDER BY recorded_at DESC, id DESC LIMIT {arg(limit + 1)}",
+        *args,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["recorded_at"], rows[-1]["id"])
+    return Page(list(rows), next_cursor)
+
+
+async def get_row(conn: Connection, customer_id: UUID, recording_id: UUID) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT * FROM recordings WHERE id = $1 AND customer_id = $2 AND shredded_at IS NULL"
+        " AND expires_at > now()", recording_id, customer_id
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def operational_view(row: asyncpg.Record) -> dict[str, Any]:
+    view = {name: row[name] for name in OPERATIONAL_FIELDS}
+    view["sha256"] = bytes(row["sha256"]).hex()
+    return view
+
+
+class KeyPairCache:
+    """One request's unwrapped key pairs, by epoch, so a page unwraps each month once."""
+
+    def __init__(self, conn: Connection, keys: KeyService, customer_id: UUID) -> None:
+        self._conn, self._keys, self._customer_id = conn, keys, customer_id
+        self._pairs: dict[str, CustomerKeyPair] = {}
+
+    async def get(self, epoch: str) -> CustomerKeyPair:
+        if epoch not in self._pairs:
+            self._pairs[epoch] = await self._keys.keypair(self._conn, self._customer_id, epoch)
+        return self._pairs[epoch]
+
+
+async def customer_view(row: asyncpg.Record, pairs: KeyPairCache) -> dict[str, Any]:
+    view = operational_view(row)
+    pair = await pairs.get(row["epoch"])
+    for name in IDENTITY_FIELDS:
+        sealed = row[f"{name}_sealed"]
+        view[name] = (open_field(pair, bytes(sealed), context=field_context(name, row["id"]))
+                      if sealed is not None else None)
+    return view
+
+
+@dataclass(frozen=True)
+class AudioSlice:
+    start: int
+    end: int  # inclusive
+    total: int
+    partial: bool
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1 if self.total else 0
+
+
+def choose_slice(total: int, http_range: slice | None) -> AudioSlice:
+    """Turn aiohttp's parsed Range (start/stop, stop exclusive) into a satisfiable slice."""
+    if http_range is None or (http_range.start is None and http_range.stop is None):
+        return AudioSlice(0, max(total - 1, 0), total, partial=False)
+    start, stop = http_range.start, http_range.stop
+    if start is not None and start < 0:  # suffix range "bytes=-N"
+        start, stop = max(total + start, 0), total
+    start = start or 0
+    stop = total if stop is None else min(stop, total)
+    if total == 0 or start >= total or stop <= start:
+        raise RangeNotSatisfiable(total)
+    return AudioSlice(start, stop - 1, total, partial=True)
+
+
+async def decrypt_audio(
+    store: ObjectStore,
+    row: asyncpg.Record,
+    pair: CustomerKeyPair,
+    chosen: AudioSlice,
+    *,
+    still_allowed: Callable[[], Awaitable[bool]] | None = None,
+) -> AsyncIterator[bytes]:
+    """Yield plaintext of `chosen`, touching only the chunks that cover it.
+
+    `still_allowed` is checked before each piece, so a revoked grant cuts a download off:
+    Forbidden is raised, because once headers are out only a cut connection tells the
+    client (a short body would leave it waiting for the promised Content-Length).
+    Authentication failures raise CryptoError: no unauthenticated byte is ever yielded.
+    """
+    if chosen.length == 0:
+        return
+    key, total = row["object_key"], int(row["size_bytes"])
+    data_key = open_data_key(pair, bytes(row["sealed_data_key"]))
+    header = await store.get_range(key, 0, HEADER_SIZE)
+    plan = plan_range(chosen.start, chosen.end, total)
+    decryptor = StreamDecryptor(data_key, header, customer_id=row["customer_id"],
+                                recording_id=row["id"], plaintext_size=total,
+                                first_chunk=plan.first_chunk, last_chunk=plan.last_chunk)
+    skip, remaining = plan.skip, plan.length
+    length = plan.cipher_end - plan.cipher_start + 1
+    async for piece in store.iter_range(key, plan.cipher_start, length, piece_size=4 * CHUNK_SIZE):
+        if still_allowed is not None and not await still_allowed():
+            raise Forbidden("access ended during the download")
+        plain = decryptor.update(piece)
+        if skip:
+            cut = min(skip, len(plain))
+            plain, skip = plain[cut:], skip - cut
+        if plain and remaining:
+            out = plain[:remaining]
+            remaining -= len(out)
+            yield out
+    decryptor.finalize()

@@ -1,0 +1,225 @@
+"""The one path by which audio is stored: encrypt while streaming, put, verify, probe, commit.
+
+Used by the signed upload webhook and by the provider fetch worker. The provider gets its
+2xx only after this returns. On any failure the object is removed and no row exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from crypto import (
+    StreamEncryptor,
+    blind_index,
+    epoch_of,
+    new_data_key,
+    normalize_phone,
+    seal_data_key,
+    seal_field,
+)
+from recstore import audit
+from recstore.accounts.customers import customer_row, customer_secrets
+from recstore.db import Pool
+from recstore.errors import Invalid, PayloadTooLarge
+from recstore.keys import KeyService
+from recstore.object_store import ObjectStore
+from recstore.recordings.audio import PROBE_HEAD_BYTES, AudioInfo, NotAudio, probe
+from recstore.retention.policy import expires_at
+
+log = logging.getLogger("recstore.storing")
+
+
+@dataclass(frozen=True)
+class IncomingRecording:
+    customer_id: UUID
+    provider: str
+    kind: str = "voicemail"
+    provider_recording_id: str | None = None
+    recorded_at: datetime | None = None
+    caller_number: str | None = None
+    caller_name: str | None = None
+    callee_number: str | None = None
+    request_digest: bytes | None = None  # dedupe key for deliveries without a recording id
+
+
+@dataclass(frozen=True)
+class StoredRecording:
+    recording_id: UUID
+    created: bool
+
+
+def object_key_for(customer_id: UUID, recording_id: UUID) -> str:
+    return f"recordings/{customer_id}/{recording_id}"
+
+
+async def existing_recording(pool: Pool, incoming: IncomingRecording) -> UUID | None:
+    if incoming.provider_recording_id is not None:
+        found: UUID | None = await pool.fetchval(
+            "SELECT id FROM recordings WHERE customer_id = $1 AND provider = $2"
+            " AND provider_recording_id = $3",
+            incoming.customer_id, incoming.provider, incoming.provider_recording_id,
+        )
+        return found
+    if incoming.request_digest is not None:
+        found = await pool.fetchval(
+            "SELECT id FROM recordings WHERE customer_id = $1 AND request_digest = $2",
+            incoming.customer_id, incoming.request_digest,
+        )
+        return found
+    return None
+
+
+async def _read_head(body: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    head = bytearray()
+    async for piece in body:
+        head += piece
+        if len(head) > max_bytes:
+            raise PayloadTooLarge(f"the upload limit is {max_bytes} bytes")
+        if len(head) >= PROBE_HEAD_BYTES:
+            break
+    return bytes(head)
+
+
+class _Encrypting:
+    """Encrypts head + rest of the body into object pieces, hashing and counting plaintext."""
+
+    def __init__(self, encryptor: StreamEncryptor, max_bytes: int) -> None:
+        self.encryptor = encryptor
+        self.max_bytes = max_bytes
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    async def pieces(self, head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        yield self.encryptor.header
+        yield self._take(head)
+        async for piece in rest:
+            out = self._take(piece)
+            if out:
+                yield out
+        yield self.encryptor.finalize()
+
+    def _take(self, piece: bytes) -> bytes:
+        self.size += len(piece)
+        if self.size > self.max_bytes:
+            raise PayloadTooLarge(f"the upload limit is {self.max_bytes} bytes")
+        self.sha256.update(piece)
+        return self.encryptor.update(piece)
+
+
+def field_context(name: str, recording_id: UUID) -> bytes:
+    """What a sealed identity field is bound to: its column and its recording."""
+    return name.encode() + recording_id.bytes
+
+
+def _caller_fields(public_key: bytes, index_key: bytes, recording_id: UUID,
+                   incoming: IncomingRecording) -> dict[str, bytes | None]:
+    caller_index, caller = None, incoming.caller_number
+    if caller:
+        try:
+            caller = normalize_phone(caller)
+            caller_index = blind_index(index_key, caller)
+        except ValueError:
+            pass  # not a phone number (e.g. "anonymous"): kept as sent, not searchable
+    values = {"caller_number": caller, "caller_name": incoming.caller_name,
+              "callee_number": incoming.callee_number}
+    sealed: dict[str, bytes | None] = {
+        f"{name}_sealed": seal_field(public_key, value,
+                                     context=field_context(name, recording_id))
+        if value else None
+        for name, value in values.items()
+    }
+    return {**sealed, "caller_index": caller_index}
+
+
+async def _discard(pool: Pool, store: ObjectStore, key: str) -> None:
+    """Remove a half-stored object; if this fails too, the janitor finds the pending entry."""
+    await store.delete(key)
+    await pool.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
+
+
+async def store_recording(
+    pool: Pool,
+    store: ObjectStore,
+    keys: KeyService,
+    incoming: IncomingRecording,
+    body: AsyncIterator[bytes],
+    *,
+    max_bytes: int,
+    before_commit: Callable[[], Awaitable[bytes | None]] | None = None,
+) -> StoredRecording:
+    """`before_commit` runs once the whole body has been read and stored, before the audio
+    is probed and before the row exists (the upload webhook checks its body signature
+    there); if it or the probe fails, nothing stays. What it returns, if anything, becomes the
+    recording's request digest, so a duplicate of that request keeps the first copy only."""
+    existing = await existing_recording(pool, incoming)
+    if existing is not None:
+        return StoredRecording(existing, created=False)
+
+    async with pool.acquire() as conn:
+        customer = await customer_row(conn, incoming.customer_id)
+        recorded_at = incoming.recorded_at or datetime.now(UTC)
+        expiry = expires_at(recorded_at, customer["retention_days"])
+        if expiry <= datetime.now(UTC):
+            raise Invalid("the recording is already past its retention period")
+        epoch = epoch_of(recorded_at)
+        public_key = await keys.public_key(conn, incoming.customer_id, epoch)
+    index_key = customer_secrets(keys, customer).index_key
+
+    head = await _read_head(body, max_bytes)
+    recording_id = uuid.uuid4()
+    data_key = new_data_key()
+    encrypting = _Encrypting(
+        StreamEncryptor(data_key, customer_id=incoming.customer_id, recording_id=recording_id),
+        max_bytes,
+    )
+    key = object_key_for(incoming.customer_id, recording_id)
+    await pool.execute("INSERT INTO pending_uploads (object_key, customer_id) VALUES ($1, $2)",
+                       key, incoming.customer_id)
+    try:
+        await store.put_stream(key, encrypting.pieces(head, body))
+        if before_commit is not None and (digest := await before_commit()) is not None:
+            incoming = dataclasses.replace(incoming, request_digest=digest)
+        # Probed only now: ffprobe never parses bytes whose sender has not proven itself.
+        try:
+            info: AudioInfo = await probe(head)
+        except NotAudio as exc:
+            raise Invalid(f"the body is not audio recstore accepts: {exc}") from exc
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO recordings (id, customer_id, kind, provider, provider_recording_id,"
+                " epoch, recorded_at, expires_at, duration_ms, content_type, size_bytes, sha256,"
+                " object_key, sealed_data_key, caller_number_sealed, caller_name_sealed,"
+                " callee_number_sealed, caller_index, request_digest) VALUES ($1, $2, $3, $4,"
+                " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                recording_id, incoming.customer_id, incoming.kind, incoming.provider,
+                incoming.provider_recording_id, epoch, recorded_at, expiry,
+                info.duration_ms(encrypting.size), info.content_type, encrypting.size,
+                encrypting.sha256.digest(), key, seal_data_key(public_key, data_key),
+                *_caller_fields(public_key, index_key, recording_id, incoming).values(),
+                incoming.request_digest,
+            )
+            await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
+            await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,
+                               action="recording.stored", recording_id=recording_id)
+    except asyncpg.UniqueViolationError:
+        # The same provider recording was stored concurrently: keep the first copy only.
+        await _discard(pool, store, key)
+        winner = await existing_recording(pool, incoming)
+        if winner is None:
+            raise
+        return StoredRecording(winner, created=False)
+    except BaseException:
+        await _discard(pool, store, key)
+        raise
+    log.info("recording stored", extra={"recording_id": str(recording_id),
+                                         "size_bytes": encrypting.size})
+    return StoredRecording(recording_id, created=True)
