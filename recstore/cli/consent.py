@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from recstore.cli.main import _with_services, parse_id
+from recstore.cli.common import parse_id, with_services
 
 
 async def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
@@ -24,7 +24,7 @@ async def cmd_audit_verify(args: argparse.Namespace) -> dict[str, Any]:
                 "entries": check.entries, "first_broken_seq": check.first_broken_seq,
                 "reason": check.reason}
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     if not result["ok"]:
         args.exit_code = 1
     return result
@@ -40,7 +40,7 @@ async def cmd_set_notify_webhook(args: argparse.Namespace) -> dict[str, Any]:
             secret = await set_webhook(conn, svc.keys, customer_id, args.url)
         return {"customer_id": str(customer_id), "url": args.url, "signing_secret": secret}
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     return result
 
 

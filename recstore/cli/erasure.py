@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from recstore.cli.main import _with_services, parse_id
+from recstore.cli.common import parse_id, with_services
 
 
 async def cmd_erasure_status(args: argparse.Namespace) -> dict[str, Any]:
@@ -23,7 +23,7 @@ async def cmd_erasure_status(args: argparse.Namespace) -> dict[str, Any]:
         out["objects_remaining"] = len(await svc.store.list_keys(f"recordings/{customer_id}/"))
         return out
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     return result
 
 
@@ -37,7 +37,7 @@ async def cmd_erasure_resume(args: argparse.Namespace) -> dict[str, Any]:
             finished = await resume_pending(svc.pool, svc.store)
         return {"finished": finished}
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     return result
 
 

@@ -5,155 +5,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from pydantic import ValidationError
 
-from recstore.errors import NotFound, RecstoreError
-
-Command = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
-
-
-def _emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(result, default=str))
-    else:
-        print(text if text is not None else "\n".join(f"{k}: {v}" for k, v in result.items()))
-
-
-def parse_id(text: str, what: str) -> UUID:
-    """An id given on the command line; a malformed one is simply an id that does not exist."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise NotFound(f"no such {what}") from None
-
-
-def _read_password(args: argparse.Namespace) -> str:
-    if not args.password_stdin:
-        raise SystemExit("--password-stdin is required (passwords never go on the command line)")
-    return sys.stdin.readline().rstrip("\n")
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from recstore.devstack.files import read_runtime, settings_for
-    from recstore.settings import Settings
-
-    if getattr(args, "data_dir", None):
-        data_dir = Path(args.data_dir).resolve()
-        return settings_for(data_dir, read_runtime(data_dir))
-    return Settings()  # type: ignore[call-arg]  # from RECSTORE_* variables
-
-
-async def _with_services(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    from recstore.services import open_services
-
-    async with open_services(_settings(args), pool_size=2) as svc:
-        return await action(svc)
-
-
-async def cmd_customer_create(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.accounts.customers import create_customer
-
-    async def run(svc: Any) -> dict[str, Any]:
-        async with svc.pool.acquire() as conn:
-            created = await create_customer(
-                conn, svc.keys, name=args.name, email=args.email, phone=args.phone,
-                org_number=args.org_number, retention_days=args.retention_days)
-        return {"customer_id": str(created.customer_id), "webhook_secret": created.webhook_secret}
-
-    result: dict[str, Any] = await _with_services(args, run)
-    return result
-
-
-async def cmd_user_create(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.accounts.customers import create_user
-
-    customer_id = parse_id(args.customer, "customer")
-    password = _read_password(args)
-
-    async def run(svc: Any) -> dict[str, Any]:
-        async with svc.pool.acquire() as conn:
-            user_id = await create_user(conn, customer_id=customer_id, email=args.email,
-                                        password=password, role=args.role)
-        return {"user_id": str(user_id)}
-
-    result: dict[str, Any] = await _with_services(args, run)
-    return result
-
-
-async def cmd_staff_create(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.accounts.customers import create_staff
-
-    password = _read_password(args)
-
-    async def run(svc: Any) -> dict[str, Any]:
-        async with svc.pool.acquire() as conn:
-            staff_id = await create_staff(conn, email=args.email, password=password)
-        return {"staff_id": str(staff_id)}
-
-    result: dict[str, Any] = await _with_services(args, run)
-    return result
-
-
-async def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.bootstrap import prepare_storage
-
-    applied = await prepare_storage(_settings(args))
-    return {"applied": applied}
-
-
-async def cmd_doctor(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.doctor import run_checks
-
-    report = await run_checks(_settings(args))
-    if not report["ok"]:
-        args.exit_code = 1
-    return report
-
-
-async def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.runner import serve
-
-    await serve(_settings(args), api=True, worker=False)
-    return {}
-
-
-async def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.runner import serve
-
-    await serve(_settings(args), api=False, worker=True)
-    return {}
-
-
-async def cmd_up(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.devstack.up import run_up
-
-    await run_up(Path(args.data_dir).resolve(), host=args.host, port=args.port,
-                 as_json=args.json, demo=args.demo)
-    return {}
-
-
-async def cmd_keys_generate(args: argparse.Namespace) -> dict[str, Any]:
-    from crypto import MasterKeyring
-
-    return {"master_key": MasterKeyring.generate_entry(args.id)}
-
-
-async def cmd_keys_init_jwt(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.auth.tokens import generate_private_key_file
-
-    path = _settings(args).jwt_private_key_file
-    created = not path.exists()
-    if created:
-        generate_private_key_file(path)
-    return {"jwt_private_key_file": str(path), "created": created}
+from recstore.cli.accounts import cmd_customer_create, cmd_staff_create, cmd_user_create
+from recstore.cli.common import Command, emit
+from recstore.cli.consent import add_consent_commands
+from recstore.cli.erasure import add_erasure_commands
+from recstore.cli.keys import add_token_commands, cmd_keys_generate, cmd_keys_init_jwt
+from recstore.cli.providers import add_job_commands, add_set_provider
+from recstore.cli.retention import add_retention_commands
+from recstore.cli.service import cmd_doctor, cmd_migrate, cmd_serve, cmd_up, cmd_worker
+from recstore.errors import RecstoreError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,8 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--id", required=True, help="key id, e.g. 2026-11-a")
     command("init-jwt", cmd_keys_init_jwt, "create the JWT signing key file if it is missing",
             parent=keys)
-    from recstore.cli.tokens import add_token_commands
-
     add_token_commands(keys, command)
 
     customer = sub.add_parser("customer", help="manage customers").add_subparsers(
@@ -200,15 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--phone")
     create.add_argument("--org-number")
     create.add_argument("--retention-days", type=int, default=90)
-    from recstore.cli.providers import add_job_commands, add_set_provider
-
     add_set_provider(customer, command)
     add_job_commands(sub, command)
-    from recstore.cli.erasure import add_erasure_commands
-
     add_erasure_commands(customer, command)
-    from recstore.cli.consent import add_consent_commands
-
     add_consent_commands(sub, customer, command)
 
     user = sub.add_parser("user", help="manage customer users").add_subparsers(
@@ -224,8 +82,6 @@ def build_parser() -> argparse.ArgumentParser:
     screate = command("create", cmd_staff_create, "create a staff account", parent=staff)
     screate.add_argument("--email", required=True)
     screate.add_argument("--password-stdin", action="store_true")
-    from recstore.cli.retention import add_retention_commands
-
     add_retention_commands(sub, command)
     return parser
 
@@ -257,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     if result:
-        _emit(args, result)
+        emit(args, result)
     return int(args.exit_code)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recstore.cli.main import _with_services, parse_id
+from recstore.cli.common import parse_id, with_services
 
 _CREDENTIAL_FLAGS = {
     "twilio": (("--account-sid", "account_sid"), ("--auth-token", "auth_token")),
@@ -46,7 +46,7 @@ async def cmd_customer_set_provider(args: argparse.Namespace) -> dict[str, Any]:
                 "api_base": account.api_base, "delete_after_fetch": account.delete_after_fetch,
                 "webhook_urls": webhook_urls(_base_url(args, svc.settings), account)}
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     if not args.json:
         lines = [f"{args.provider} configured for customer {customer_id}.",
                  "Configure these URLs at the provider:"]
@@ -62,7 +62,7 @@ async def cmd_jobs_list(args: argparse.Namespace) -> dict[str, Any]:
     async def run(svc: Any) -> list[dict[str, Any]]:
         return await jobs.list_jobs(svc.pool, status=args.status, limit=args.limit)
 
-    found: list[dict[str, Any]] = await _with_services(args, run)
+    found: list[dict[str, Any]] = await with_services(args, run)
     if not args.json:
         rows = [f"{j['id']}  {j['status']:<7} {j['provider']:<7} attempts={j['attempts']}"
                 f"  {j['last_error'] or ''}" for j in found]
@@ -80,7 +80,7 @@ async def cmd_jobs_retry(args: argparse.Namespace) -> dict[str, Any]:
     async def run(svc: Any) -> dict[str, Any]:
         return await jobs.retry(svc.pool, job_id)
 
-    job: dict[str, Any] = await _with_services(args, run)
+    job: dict[str, Any] = await with_services(args, run)
     return {"id": str(job["id"]), "status": job["status"], "run_after": job["run_after"]}
 
 

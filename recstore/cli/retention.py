@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from recstore.cli.main import _with_services
+from recstore.cli.common import with_services
 
 
 async def cmd_retention_run(args: argparse.Namespace) -> dict[str, Any]:
@@ -20,7 +20,7 @@ async def cmd_retention_run(args: argparse.Namespace) -> dict[str, Any]:
     async def run(svc: Any) -> dict[str, Any]:
         return await retention_pass(svc, RetentionSettings(), dry_run=args.dry_run)
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     if not result["ok"]:
         args.exit_code = 1
     return result
@@ -33,7 +33,7 @@ async def cmd_retention_report(args: argparse.Namespace) -> dict[str, Any]:
     async def run(svc: Any) -> dict[str, Any]:
         return await report(svc.pool, svc.keys.epochs, grace=RetentionSettings().epoch_grace)
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     if not result["ok"]:
         args.exit_code = 1
     return result
@@ -45,7 +45,7 @@ async def cmd_janitor_run(args: argparse.Namespace) -> dict[str, Any]:
     async def run(svc: Any) -> dict[str, Any]:
         return await janitor_pass(svc, RetentionSettings(), dry_run=args.dry_run)
 
-    result: dict[str, Any] = await _with_services(args, run)
+    result: dict[str, Any] = await with_services(args, run)
     return result
 
 

@@ -35,7 +35,13 @@ from urllib.parse import quote
 
 import psutil
 
-from recstore.devstack.stack import EmbeddedStackError, log_tail, process_alive, unlink_quietly, wait_until
+from recstore.devstack.processes import (
+    EmbeddedStackError,
+    log_tail,
+    process_alive,
+    unlink_quietly,
+    wait_until,
+)
 
 LOG = logging.getLogger("recstore.embedded")
 

@@ -38,7 +38,13 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException
 
-from recstore.devstack.stack import EmbeddedStackError, log_tail, process_alive, unlink_quietly, wait_until
+from recstore.devstack.processes import (
+    EmbeddedStackError,
+    log_tail,
+    process_alive,
+    unlink_quietly,
+    wait_until,
+)
 
 LOG = logging.getLogger("recstore.embedded")
 

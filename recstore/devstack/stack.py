@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
-import contextlib
 import fcntl
 import json
 import logging
@@ -27,14 +26,14 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-import psutil
+from recstore.devstack.processes import EmbeddedStackError
 
 if TYPE_CHECKING:
     from recstore.devstack.postgres import EmbeddedPostgres
@@ -46,10 +45,6 @@ _T = TypeVar("_T")
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class EmbeddedStackError(RuntimeError):
-    """An embedded server could not be started (the message says which, with its log tail)."""
-
-
 @dataclass(frozen=True)
 class StackInfo:
     data_dir: Path
@@ -57,22 +52,6 @@ class StackInfo:
     s3_endpoint: str  # "http://127.0.0.1:<port>"
     s3_access_key: str
     s3_secret_key: str = field(repr=False)
-
-
-def log_tail(path: Path, *, lines: int = 30, redact: Iterable[str] = (), start: int = 0) -> str:
-    """The last lines of a log file (from byte ``start`` on), ``redact`` masked, for error messages."""
-    try:
-        with path.open("rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(start, f.tell() - 64 * 1024))
-            text = f.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return f"(cannot read {path}: {exc.strerror})"
-    tail = "\n".join(text.splitlines()[-lines:])
-    for secret in redact:
-        if secret:
-            tail = tail.replace(secret, "***")
-    return tail or "(empty)"
 
 
 class EmbeddedStack:
@@ -300,26 +279,3 @@ def create_database(info: StackInfo, name: str) -> str:
 def drop_database(info: StackInfo, name: str) -> None:
     """Drop database ``name`` if it exists, disconnecting any sessions still using it."""
     _admin(info, f'DROP DATABASE IF EXISTS "{_check_name(name)}" WITH (FORCE)')
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; return its last value."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return predicate()
-        time.sleep(interval)
-    return True
-
-
-def process_alive(proc: psutil.Process) -> bool:
-    """Whether ``proc`` (the very process, not a reuse of its pid) still runs; zombies do not."""
-    try:
-        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
-def unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()

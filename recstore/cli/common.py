@@ -1,0 +1,54 @@
+"""What the command groups share: reading settings (from RECSTORE_* or an embedded data dir),
+opening services, parsing ids and passwords, printing results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from recstore.errors import NotFound
+
+Command = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
+
+
+def emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(result, default=str))
+    else:
+        print(text if text is not None else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+def parse_id(text: str, what: str) -> UUID:
+    """An id given on the command line; a malformed one is simply an id that does not exist."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise NotFound(f"no such {what}") from None
+
+
+def read_password(args: argparse.Namespace) -> str:
+    if not args.password_stdin:
+        raise SystemExit("--password-stdin is required (passwords never go on the command line)")
+    return sys.stdin.readline().rstrip("\n")
+
+
+def settings_from_args(args: argparse.Namespace) -> Any:
+    from recstore.devstack.files import read_runtime, settings_for
+    from recstore.settings import Settings
+
+    if getattr(args, "data_dir", None):
+        data_dir = Path(args.data_dir).resolve()
+        return settings_for(data_dir, read_runtime(data_dir))
+    return Settings()  # type: ignore[call-arg]  # from RECSTORE_* variables
+
+
+async def with_services(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
+    from recstore.services import open_services
+
+    async with open_services(settings_from_args(args), pool_size=2) as svc:
+        return await action(svc)

@@ -1,0 +1,42 @@
+"""CLI: `recstore keys` (a new master key entry, the JWT signing key file, and `jwt-public`, the
+public half of the signing key, for key rotation).
+
+Registered by `recstore.cli.main.build_parser`; heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from recstore.cli.common import settings_from_args
+
+
+async def cmd_keys_generate(args: argparse.Namespace) -> dict[str, Any]:
+    from crypto import MasterKeyring
+
+    return {"master_key": MasterKeyring.generate_entry(args.id)}
+
+
+async def cmd_keys_init_jwt(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore.auth.tokens import generate_private_key_file
+
+    path = settings_from_args(args).jwt_private_key_file
+    created = not path.exists()
+    if created:
+        generate_private_key_file(path)
+    return {"jwt_private_key_file": str(path), "created": created}
+
+
+async def cmd_jwt_public(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore.auth.tokens import key_id, load_private_key, public_key_pem
+
+    public = load_private_key(settings_from_args(args).jwt_private_key_file).public_key()
+    return {"kid": key_id(public), "public_key_pem": public_key_pem(public).decode()}
+
+
+def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    command("jwt-public", cmd_jwt_public,
+            "print the signing key's id and public PEM (for RECSTORE_JWT_PREVIOUS_PUBLIC_KEYS_FILE)",
+            parent=keys)
