@@ -1,0 +1,51 @@
+"""docs/ARCHITECTURE.md stays true to the tree: every path it names exists, and every name in
+its "behaviour → file" table is defined in the file that row points to."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "ARCHITECTURE.md"
+PATH = re.compile(r"`((?:recstore|crypto|ingest|api|tests)/[\w/]*\.py)`")
+
+
+def _defined(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def _table_rows() -> list[tuple[str, list[str]]]:
+    text = DOC.read_text()
+    table = text.split("## Behaviour → file", 1)[1]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[1].startswith("`"):
+            continue
+        names = [n.split(".")[-1] for n in re.findall(r"`([\w.]+)`", cells[2])]
+        rows.append((cells[1].strip("`"), names))
+    return rows
+
+
+def test_every_named_path_exists() -> None:
+    named = set(PATH.findall(DOC.read_text()))
+    assert len(named) > 20
+    missing = sorted(p for p in named if not (ROOT / p).is_file())
+    assert missing == []
+
+
+def test_behaviour_table_names_are_defined_where_it_says() -> None:
+    rows = _table_rows()
+    assert len(rows) >= 25
+    wrong = [(path, name) for path, names in rows for name in names
+             if name not in _defined(ROOT / path)]
+    assert wrong == []
