@@ -1,22 +1,38 @@
 # recstore production image: the API (`recstore serve`) and the worker (`recstore worker`).
-FROM python:3.11-slim-bookworm
+# Runtime dependencies only (requirements.lock, hash-checked): no embedded servers, no test tools.
+# Base images are pinned by version; bump them deliberately, like the locks.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
-# Debian's ffmpeg provides ffmpeg + ffprobe under the names pydub looks for.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home /app recstore
-
-WORKDIR /app
-COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir -r requirements.lock
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+RUN python -m venv /opt/recstore
+COPY requirements.lock ./
+RUN /opt/recstore/bin/pip install --require-hashes -r requirements.lock
+COPY pyproject.toml README.md ./
 COPY recstore ./recstore
 COPY crypto ./crypto
 COPY ingest ./ingest
 COPY api ./api
-RUN pip install --no-cache-dir --no-deps .
+# A regular (non-editable) install of recstore itself; its dependencies came from the lock above.
+RUN /opt/recstore/bin/pip install --no-deps . && rm -rf /src
 
+FROM ${PYTHON_IMAGE}
+# Debian's ffmpeg provides ffmpeg + ffprobe under the names pydub looks for.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --no-create-home recstore \
+    && install -d -o recstore -g recstore -m 0700 /keys
+COPY --from=build /opt/recstore /opt/recstore
+ENV PATH=/opt/recstore/bin:$PATH PYTHONUNBUFFERED=1
+WORKDIR /app
+# Named volumes copy this directory's owner and mode on first use, so the non-root user can
+# write the JWT and epoch key files there and nobody else can read them.
+VOLUME ["/keys"]
 USER recstore
 EXPOSE 8080
+# /healthz of the API on RECSTORE_PORT; docker-compose.yml points the worker's at its metrics port.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('RECSTORE_PORT', '8080'); urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
 ENTRYPOINT ["recstore"]
 CMD ["serve"]

