@@ -45,19 +45,23 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     return response
 
 
+def problem_for_error(exc: RecstoreError) -> web.Response:
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="recstore"'
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    return problem(exc.status, exc.title, exc.detail, headers)
+
+
 def _problem_for(request: web.Request) -> web.Response:
     """Called inside an `except` block: renders the error being handled."""
     try:
         raise
     except RecstoreError as exc:
-        headers = {}
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = 'Bearer realm="recstore"'
-        if isinstance(exc, TooManyRequests):
-            headers["Retry-After"] = str(exc.retry_after)
-        if isinstance(exc, RangeNotSatisfiable):
-            headers["Content-Range"] = f"bytes */{exc.size}"
-        return problem(exc.status, exc.title, exc.detail, headers)
+        return problem_for_error(exc)
     except ObjectStoreError:
         log.exception("object store failure")
         return problem(503, Unavailable.title, "storage is unavailable, try again")

@@ -41,6 +41,8 @@ class Operation:
     response_content: str = "application/json"
     errors: Sequence[int] = ()
     extra_responses: dict[int, str] = field(default_factory=dict)
+    # Runs before the body is read when the client sent `Expect` (aiohttp's hook).
+    expect_handler: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None
 
     @property
     def operation_id(self) -> str:

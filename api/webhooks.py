@@ -1,36 +1,75 @@
-"""Webhook routes: the generic signed upload (provider adapters are added beside it)."""
+"""Webhook routes: the generic signed upload (provider adapters are added beside it).
+
+The upload is authenticated from its headers before its body is read. A request with
+`Expect: 100-continue` is checked in the route's expect handler, so a refused sender gets
+its answer instead of `100 Continue` and never sends the body at all.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from uuid import UUID
+
+from aiohttp import HttpVersion11, web
 
 from api.models import UploadCreated
-from api.parsing import path_uuid
-from ingest.upload import PROVIDER, receive_upload
+from api.problem import problem, problem_for_error
+from ingest.upload import PROVIDER, AuthenticatedUpload, authenticate, receive_upload
 from recstore.appkeys import services_key
-from recstore.errors import PayloadTooLarge, RecstoreError, Unauthorized, UnsupportedMedia
+from recstore.errors import PayloadTooLarge, RecstoreError, Unauthorized
+from recstore.services import Services
 
 UPLOAD_PIECE = 64 * 1024
+_authenticated_key = web.RequestKey("upload_authenticated", AuthenticatedUpload)
+
+
+def _refused(svc: Services, exc: RecstoreError) -> None:
+    if isinstance(exc, Unauthorized):
+        svc.metrics.webhook_signature_failures.labels(PROVIDER).inc()
+    svc.metrics.ingest_rejected.labels(PROVIDER, type(exc).__name__).inc()
+
+
+async def _authenticate(request: web.Request) -> AuthenticatedUpload:
+    if _authenticated_key in request:
+        return request[_authenticated_key]
+    svc = request.app[services_key]
+    limit = svc.settings.max_upload_bytes
+    try:
+        try:
+            parsed = UUID(request.match_info["customer_id"])
+        except ValueError:
+            raise Unauthorized("signature does not match") from None
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"the upload limit is {limit} bytes")
+        upload = await authenticate(svc, parsed, request.headers)
+    except RecstoreError as exc:
+        _refused(svc, exc)
+        raise
+    request[_authenticated_key] = upload
+    return upload
+
+
+async def upload_expect(request: web.Request) -> web.StreamResponse | None:
+    """aiohttp's expect handler, with the upload's checks before `100 Continue`."""
+    try:
+        await _authenticate(request)
+    except RecstoreError as exc:
+        return problem_for_error(exc)
+    if request.version != HttpVersion11:
+        return None
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        return problem(417, "Expectation failed", "only 100-continue is supported")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the status line above is not part of the response
+    return None
 
 
 async def upload_webhook(request: web.Request) -> web.Response:
     svc = request.app[services_key]
+    upload = await _authenticate(request)
     try:
-        customer_id = path_uuid(request, "customer_id")
-    except RecstoreError:
-        raise Unauthorized("signature does not match") from None
-    limit = svc.settings.max_upload_bytes
-    try:
-        if request.content_length is not None and request.content_length > limit:
-            raise PayloadTooLarge(f"the upload limit is {limit} bytes")
-        if not request.content_type.startswith("audio/"):
-            raise UnsupportedMedia("the body must be audio/*")
-        result = await receive_upload(svc, customer_id, request.headers,
-                                      request.content.iter_chunked(UPLOAD_PIECE))
+        result = await receive_upload(svc, upload, request.content.iter_chunked(UPLOAD_PIECE))
     except RecstoreError as exc:
-        if isinstance(exc, Unauthorized):
-            svc.metrics.webhook_signature_failures.labels(PROVIDER).inc()
-        svc.metrics.ingest_rejected.labels(PROVIDER, type(exc).__name__).inc()
+        _refused(svc, exc)
         raise
     if result.created:
         svc.metrics.recordings_stored.labels(PROVIDER).inc()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import io
 import sys
 import tempfile
@@ -85,13 +84,11 @@ async def run(sizes: list[int]) -> None:
                     await asyncio.to_thread(raw_put, total, f"raw/{size_mib}")
                     raw = total / (time.perf_counter() - started) / 1e6
 
-                    ts = int(time.time())
-                    mac = hmac.new(tenant.webhook_secret.encode(), f"{ts}.".encode(),
-                                   hashlib.sha256)
+                    digest = hashlib.sha256()
                     for piece in body(total, head):
-                        mac.update(piece)
-                    headers = upload_headers(tenant.webhook_secret, b"", timestamp=ts)
-                    headers["X-Recstore-Signature"] = f"v1={mac.hexdigest()}"
+                        digest.update(piece)
+                    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, b"",
+                                             body_sha256=digest.hexdigest())
 
                     async def stream(total: int) -> AsyncIterator[bytes]:
                         for piece in body(total, head):

@@ -34,6 +34,7 @@ from ingest.adapter import (
 )
 from ingest.errors import IngestFailure, http_failure
 from ingest.fetch import Fetcher
+from ingest.timestamps import within_tolerance
 from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Forbidden, Invalid
 from recstore.jobs.queue import Job
@@ -50,7 +51,7 @@ def verify_signature(public_key_b64: str, headers: Mapping[str, str], body: byte
     signature_b64 = headers.get("telnyx-signature-ed25519", "")
     timestamp = headers.get("telnyx-timestamp", "")
     try:
-        if abs(now - int(timestamp)) > tolerance:  # the same words: no oracle for callers
+        if not within_tolerance(timestamp, now=now, tolerance=tolerance):  # no oracle: same words
             raise Forbidden("signature does not match")
         signature = base64.b64decode(signature_b64, validate=True)
         key = VerifyKey(base64.b64decode(public_key_b64, validate=True))

@@ -27,7 +27,8 @@ OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 def _add_routes(app: web.Application, operations: list[Operation]) -> None:
     for op in operations:
         handler = op.handler if op.roles is None else requires(op.roles, op.handler)
-        app.router.add_route(op.method, op.path, handler, name=op.operation_id)
+        app.router.add_route(op.method, op.path, handler, name=op.operation_id,
+                             expect_handler=op.expect_handler)
     app[openapi_key] = build_openapi(operations, version=__version__)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from ingest.upload import sign
+from ingest.upload_signature import sign
 from recstore.accounts.customers import create_customer, create_staff, create_user
 from recstore.devstack.demo import synthetic_voicemail
 from recstore.services import Services
@@ -49,18 +50,23 @@ def wav(seconds: float = 1.0, frequency: float = 440.0) -> bytes:
     return synthetic_voicemail(seconds, frequency)
 
 
-def upload_headers(secret: str, body: bytes, *, timestamp: int | None = None,
-                   content_type: str = "audio/wav", **extra: str) -> dict[str, str]:
+def upload_headers(secret: str, customer_id: UUID | str, body: bytes, *,
+                   timestamp: int | None = None, content_type: str = "audio/wav",
+                   body_sha256: str | None = None, **extra: str) -> dict[str, str]:
+    """Signed upload (v2) headers; `extra` metadata headers are signed too. A streamed body
+    passes its `body_sha256` (and any `body`)."""
     ts = int(time.time()) if timestamp is None else timestamp
-    headers = {"X-Recstore-Timestamp": str(ts), "X-Recstore-Signature": sign(secret, ts, body),
-               "Content-Type": content_type}
-    headers.update(extra)
-    return headers
+    digest = body_sha256 or hashlib.sha256(body).hexdigest()
+    headers = {"Content-Type": content_type, **extra}
+    signature = sign(secret, ts, UUID(str(customer_id)), digest, headers)
+    return {**headers, "X-Recstore-Timestamp": str(ts), "X-Recstore-Content-SHA256": digest,
+            "X-Recstore-Signature": signature}
 
 
 async def upload(client: Any, tenant: Tenant, body: bytes, **extra: str) -> Any:
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body, **extra)
     return await client.post(f"/webhooks/upload/{tenant.customer_id}", data=io.BytesIO(body),
-                             headers=upload_headers(tenant.webhook_secret, body, **extra))
+                             headers=headers)
 
 
 async def login(client: Any, email: str, password: str = PASSWORD) -> str:

@@ -99,7 +99,8 @@ def test_up_serves_cli_works_and_restart_keeps_recordings(data_dir: Path) -> Non
 
         body = wav(1.5)
         status, created = http("POST", f"{up.url}/webhooks/upload/{customer['customer_id']}",
-                               body, upload_headers(customer["webhook_secret"], body))
+                               body, upload_headers(customer["webhook_secret"],
+                                              customer["customer_id"], body))
         assert status == 201, created
         recording_id = json.loads(created)["id"]
     finally:

@@ -242,7 +242,7 @@ async def test_an_upload_in_flight_while_retention_shortens_gets_the_new_expiry(
     recorded = datetime.now(UTC) - timedelta(days=10)
     body_read, release = asyncio.Event(), asyncio.Event()
 
-    async def wait_for_settings_change() -> None:
+    async def wait_for_settings_change(_sha256: bytes) -> None:
         body_read.set()
         await release.wait()
 

@@ -56,7 +56,7 @@ async def test_same_idempotency_key_returns_the_same_id(
 async def test_replayed_request_without_key_stores_nothing_twice(
         client: Any, services: Services, tenant: Tenant) -> None:
     body = wav()
-    headers = upload_headers(tenant.webhook_secret, body)
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
     url = f"/webhooks/upload/{tenant.customer_id}"
     first = await client.post(url, data=body, headers=headers)
     replay = await client.post(url, data=body, headers=headers)
@@ -68,18 +68,19 @@ async def test_replayed_request_without_key_stores_nothing_twice(
 async def test_bad_signatures_get_401_and_store_nothing(
         client: Any, services: Services, tenant: Tenant, tamper: str) -> None:
     body = wav()
-    headers = upload_headers(tenant.webhook_secret, body)
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
     if tamper == "signature":
-        headers["X-Recstore-Signature"] = "v1=" + "00" * 32
+        headers["X-Recstore-Signature"] = "v2=" + "00" * 32
     elif tamper == "secret":
-        headers = upload_headers("whsec_wrong", body)
+        headers = upload_headers("whsec_wrong", tenant.customer_id, body)
     elif tamper == "body":
         body = body[:-1] + b"\x01"
     elif tamper == "missing":
         del headers["X-Recstore-Signature"]
     else:
         offset = -301 if tamper == "stale" else 301
-        headers = upload_headers(tenant.webhook_secret, body, timestamp=int(time.time()) + offset)
+        headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body,
+                                 timestamp=int(time.time()) + offset)
     response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
                                  headers=headers)
     assert response.status == 401
@@ -89,8 +90,9 @@ async def test_bad_signatures_get_401_and_store_nothing(
 
 async def test_unknown_customer_is_401_not_404(client: Any, tenant: Tenant) -> None:
     body = wav()
-    response = await client.post("/webhooks/upload/00000000-0000-4000-8000-000000000000",
-                                 data=body, headers=upload_headers(tenant.webhook_secret, body))
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = await client.post(f"/webhooks/upload/{unknown}", data=body,
+                                 headers=upload_headers(tenant.webhook_secret, unknown, body))
     assert response.status == 401
 
 
@@ -99,7 +101,7 @@ async def test_other_customers_secret_is_refused(
     other = await make_tenant(services, "Other AB")
     body = wav()
     response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
-                                 headers=upload_headers(other.webhook_secret, body))
+                                 headers=upload_headers(other.webhook_secret, tenant.customer_id, body))
     assert response.status == 401
     assert await counts(services) == (0, 0)
 
@@ -117,8 +119,8 @@ async def test_unsigned_junk_gets_401_not_422(client: Any, services: Services,
                                               tenant: Tenant) -> None:
     """Refusal reasons are only told to callers who proved they hold the secret."""
     body = b"not audio at all" * 100
-    headers = upload_headers(tenant.webhook_secret, body)
-    headers["X-Recstore-Signature"] = "v1=" + "11" * 32
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
+    headers["X-Recstore-Signature"] = "v2=" + "11" * 32
     response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
                                  headers=headers)
     assert response.status == 401
@@ -185,8 +187,8 @@ async def test_unsigned_bodies_never_reach_ffprobe(client: Any, services: Servic
 
     monkeypatch.setattr(recstore.recordings.store, "probe", counting_probe)
     body = wav()
-    headers = upload_headers(tenant.webhook_secret, body)
-    headers["X-Recstore-Signature"] = "v1=" + "22" * 32
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
+    headers["X-Recstore-Signature"] = "v2=" + "22" * 32
     response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
                                  headers=headers)
     assert response.status == 401
@@ -199,11 +201,11 @@ async def test_unsigned_bodies_never_reach_ffprobe(client: Any, services: Servic
 async def test_a_replay_with_an_extra_bogus_signature_is_still_the_same_request(
         client: Any, services: Services, tenant: Tenant) -> None:
     body = wav()
-    headers = upload_headers(tenant.webhook_secret, body)
+    headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
     url = f"/webhooks/upload/{tenant.customer_id}"
     first = await client.post(url, data=body, headers=headers)
     padded = {**headers, "X-Recstore-Signature": headers["X-Recstore-Signature"]
-              + ",v1=" + "33" * 32}
+              + ",v2=" + "33" * 32}
     replay = await client.post(url, data=body, headers=padded)
     assert (first.status, replay.status) == (201, 200)
     assert (await first.json())["id"] == (await replay.json())["id"]

@@ -4,6 +4,8 @@ customer's own webhook, signed like recstore's upload webhook."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import secrets
 import smtplib
@@ -14,7 +16,6 @@ from uuid import UUID
 
 import aiohttp
 
-from ingest.upload import sign
 from recstore.consent.notify import LogNotifier, Notice, Notifier, NotifySettings
 from recstore.db import Connection
 from recstore.errors import Invalid, NotFound
@@ -70,6 +71,12 @@ class SmtpNotifier:
             if s.smtp_username and s.smtp_password is not None:
                 smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
             smtp.send_message(message)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """Outgoing notifications keep their own scheme: the body is the whole message."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
 
 
 class WebhookNotifier:

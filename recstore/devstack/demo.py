@@ -31,18 +31,14 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _instructions(record: dict[str, str]) -> str:
+def _instructions(record: dict[str, str], data_dir: Path) -> str:
     return f"""
 Demo customer {record['customer_id']}
   log in:   curl -s {{url}}/api/v1/auth/login -H 'Content-Type: application/json' \\
               -d '{{{{"email": "{record['email']}", "password": "{record['password']}"}}}}'
-  upload a signed voicemail (any WAV/MP3 file as voicemail.wav):
-    SECRET='{record['webhook_secret']}'; TS=$(date +%s)
-    SIG=$( (printf '%s.' "$TS"; cat voicemail.wav) | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
-    curl -s -X POST {{url}}/webhooks/upload/{record['customer_id']} \\
-      -H "X-Recstore-Timestamp: $TS" -H "X-Recstore-Signature: v1=$SIG" \\
-      -H 'Content-Type: audio/wav' -H 'X-Recstore-Caller: +46701234567' \\
-      --data-binary @voicemail.wav
+  upload a signed voicemail (any WAV/MP3 file; signing by hand: README's walkthrough):
+    .venv/bin/recstore upload voicemail.wav --customer {record['customer_id']} --data-dir {data_dir} \\
+      --caller +46701234567
 """
 
 
@@ -50,7 +46,7 @@ async def seed_demo(svc: Services, data_dir: Path) -> str:
     """Seeds on first use; later runs print the same login. Returns the text to show."""
     record_path = data_dir / "demo.json"
     if record_path.exists():
-        return _instructions(json.loads(record_path.read_text()))
+        return _instructions(json.loads(record_path.read_text()), data_dir)
     async with svc.pool.acquire() as conn:
         if await conn.fetchval("SELECT count(*) FROM customers") > 0:
             return "(--demo ignored: this data dir already has customers)"
@@ -75,4 +71,4 @@ async def seed_demo(svc: Services, data_dir: Path) -> str:
     fd = os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         json.dump(record, out)
-    return _instructions(record)
+    return _instructions(record, data_dir)

@@ -6,7 +6,6 @@ Used by the signed upload webhook and by the provider fetch worker. The provider
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import uuid
@@ -154,12 +153,11 @@ async def store_recording(
     body: AsyncIterator[bytes],
     *,
     max_bytes: int,
-    before_commit: Callable[[], Awaitable[bytes | None]] | None = None,
+    before_commit: Callable[[bytes], Awaitable[None]] | None = None,
 ) -> StoredRecording:
-    """`before_commit` runs once the whole body has been read and stored, before the audio
-    is probed and before the row exists (the upload webhook checks its body signature
-    there); if it or the probe fails, nothing stays. What it returns, if anything, becomes the
-    recording's request digest, so a duplicate of that request keeps the first copy only."""
+    """`before_commit` gets the body's SHA-256 once the whole body has been read and stored,
+    before the audio is probed and before the row exists (the upload webhook checks the
+    signed digest there); if it or the probe fails, nothing stays."""
     existing = await existing_recording(pool, incoming)
     if existing is not None:
         return StoredRecording(existing, created=False)
@@ -186,8 +184,8 @@ async def store_recording(
                        key, incoming.customer_id)
     try:
         await store.put_stream(key, encrypting.pieces(head, body))
-        if before_commit is not None and (digest := await before_commit()) is not None:
-            incoming = dataclasses.replace(incoming, request_digest=digest)
+        if before_commit is not None:
+            await before_commit(encrypting.sha256.digest())
         # Probed only now: ffprobe never parses bytes whose sender has not proven itself.
         try:
             info: AudioInfo = await probe(head)
