@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -45,12 +47,20 @@ class StoredObject:
 
 
 class ObjectStore:
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, region: str):
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, region: str,
+                 *, ca_file: Path | None = None):
         parts = urlsplit(endpoint)
+        # Certificate and host name are always verified over https: against ca_file (a private
+        # CA, RECSTORE_S3_CA_FILE) or the system's CAs.
+        tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED",
+                               "ssl_minimum_version": ssl.TLSVersion.TLSv1_2}
+        if ca_file is not None:
+            tls["ca_certs"] = str(ca_file)
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=60),
             retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
             maxsize=16,
+            **tls,
         )
         self._client = Minio(
             parts.netloc,

@@ -22,6 +22,8 @@ from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
 from recstore.rights import erasure
 from recstore.services import Services, open_services
 from recstore.settings import Settings
+from recstore.tls.policy import notify_links, preflight
+from recstore.tls.server import ServerTLS, server_tls_for
 
 log = logging.getLogger("recstore.runner")
 ERASURE_RESUME_SECONDS = 60.0
@@ -68,9 +70,16 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
+def _reload_tls_on_sighup(tls: ServerTLS) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, tls.reload)
+
+
 async def run_services(svc: Services, *, api: bool, worker: bool, host: str, port: int,
                        stop: asyncio.Event,
-                       on_ready: Callable[[str], Awaitable[None]] | None = None) -> None:
+                       on_ready: Callable[[str], Awaitable[None]] | None = None,
+                       tls: ServerTLS | None = None) -> None:
+    """API (or, for a worker, the metrics port) and the loops until ``stop``; with ``tls`` the
+    listener answers HTTPS only, reloading its certificate on SIGHUP and when the files change."""
     runner: web.AppRunner | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -80,10 +89,14 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             app = create_app(services=svc) if api else create_ops_app(svc)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, host, port if api else metrics_port)
+            site = web.TCPSite(runner, host, port if api else metrics_port,
+                               ssl_context=tls.context if tls else None)
             await site.start()
             bound = runner.addresses[0]
-            url = f"http://{bound[0]}:{bound[1]}"
+            url = f"{'https' if tls else 'http'}://{bound[0]}:{bound[1]}"
+            if tls is not None:
+                _reload_tls_on_sighup(tls)
+                tasks.append(asyncio.create_task(tls.watch(stop)))
             log.info("serving" if api else "serving metrics", extra={"url": url})
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
@@ -100,16 +113,21 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if tls is not None:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if runner is not None:
             await runner.cleanup()
 
 
 async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     configure(settings.log_level, json=settings.log_json)
+    listens = api or settings.metrics_port is not None
+    tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file) if listens else None
+    await preflight(settings, api=api, worker=worker, extra=notify_links())
     await require_schema(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with open_services(settings) as svc:
         await check_bucket_region(svc.store)
         await run_services(svc, api=api, worker=worker, host=settings.host, port=settings.port,
-                           stop=stop)
+                           stop=stop, tls=tls)

@@ -29,7 +29,7 @@ class Services:
 def object_store_for(settings: Settings) -> ObjectStore:
     return ObjectStore(settings.s3_endpoint, settings.s3_access_key.get_secret_value(),
                        settings.s3_secret_key.get_secret_value(), settings.s3_bucket,
-                       settings.s3_region)
+                       settings.s3_region, ca_file=settings.s3_ca_file)
 
 
 def key_service_for(settings: Settings) -> KeyService:

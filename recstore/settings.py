@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     public_base_url: str | None = None
 
+    # Encryption in transit (docs/OPERATIONS.md#tls): HTTPS listener, private S3 CA, policy.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    s3_ca_file: Path | None = None
+    require_tls: bool = False
+
     max_upload_bytes: int = Field(default=512 * MIB, ge=1)
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     log_level: str = "INFO"

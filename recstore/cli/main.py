@@ -21,6 +21,7 @@ from recstore.cli.retention import add_retention_commands
 from recstore.cli.service import cmd_doctor, cmd_migrate, cmd_serve, cmd_up, cmd_worker
 from recstore.cli.upload import add_upload_command
 from recstore.errors import RecstoreError
+from recstore.tls.errors import TLSConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         problems = "; ".join(f"RECSTORE_{'_'.join(map(str, e['loc'])).upper() or 'SETTINGS'}: "
                              f"{e['msg']}" for e in exc.errors(include_input=False))
         print(f"recstore: configuration error: {problems}", file=sys.stderr)
+        return 2
+    except TLSConfigError as exc:  # names the variable to fix; never a fall-back to plain
+        print(f"recstore: configuration error: {exc.detail}", file=sys.stderr)
         return 2
     except RecstoreError as exc:
         print(f"recstore: {exc.detail}", file=sys.stderr)
