@@ -28,7 +28,7 @@ async def check_bucket_region(store: ObjectStore) -> str | None:
 
 
 async def prepare_storage(settings: Settings) -> list[str]:
-    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    conn = await asyncpg.connect(settings.migration_database_url())
     try:
         applied = await migrate(conn)
     finally:

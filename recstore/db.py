@@ -64,3 +64,13 @@ async def migrate(conn: Connection) -> list[str]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_ID)
     return applied_names
+
+
+async def connects_as_owner(conn: Connection) -> bool:
+    """True when this session could rewrite the audit log: a superuser, or a member of the
+    role that owns it (migration 0006: the service must connect as the app role)."""
+    privileged: bool = await conn.fetchval(
+        "SELECT r.rolsuper OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'audit_log'"
+        " AND c.relkind = 'r' AND pg_has_role(current_user, c.relowner, 'USAGE'))"
+        " FROM pg_roles r WHERE r.rolname = current_user")
+    return privileged

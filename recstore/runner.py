@@ -15,7 +15,7 @@ from ingest.worker import run_ingest_worker
 from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
 from recstore.consent.jobs import run_consent_jobs
-from recstore.db import available_migrations
+from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
 from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
@@ -37,6 +37,9 @@ async def require_schema(settings: Settings) -> None:
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
         applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        if await connects_as_owner(conn):
+            log.warning("RECSTORE_DATABASE_URL connects as the schema owner or a superuser, "
+                        "which can rewrite the access log: use the app role (docs/AUDIT.md)")
     except asyncpg.UndefinedTableError:
         applied = set()
     finally:

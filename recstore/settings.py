@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECSTORE_", extra="ignore", frozen=True)
 
     database_url: SecretStr
+    # The schema owner, for `migrate` alone; serve and worker use the app role above.
+    admin_database_url: SecretStr | None = None
     s3_endpoint: str
     s3_access_key: SecretStr
     s3_secret_key: SecretStr
@@ -80,6 +82,12 @@ class Settings(BaseSettings):
         if (self.master_keys is None) == (self.master_keys_file is None):
             raise ValueError("set exactly one of RECSTORE_MASTER_KEYS or RECSTORE_MASTER_KEYS_FILE")
         return self
+
+    def migration_database_url(self) -> str:
+        """The owner's DSN; a single-DSN deployment migrates with database_url (and is then
+        not least-privileged: docs/AUDIT.md)."""
+        dsn = self.admin_database_url or self.database_url
+        return dsn.get_secret_value()
 
     def master_keys_text(self) -> str:
         if self.master_keys is not None:

@@ -21,7 +21,7 @@ from recstore.app import create_app
 from recstore.auth.tokens import generate_private_key_file
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
 from recstore.db import migrate
-from recstore.devstack.stack import EmbeddedStack, StackInfo
+from recstore.devstack.stack import APP_ROLE, EmbeddedStack, StackInfo, as_role
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 
@@ -61,11 +61,14 @@ async def template_database(stack: StackInfo) -> str:
 
 
 @pytest.fixture
-async def database_url(stack: StackInfo, template_database: str) -> AsyncIterator[str]:
+async def admin_database_url(stack: StackInfo, template_database: str) -> AsyncIterator[str]:
+    """A fresh migrated database, as its owner: for fixture set-up and owner-side attacks."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(stack.database_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        # Database privileges are not copied from the template (migration 0006 revokes these).
+        await admin.execute(f'REVOKE CREATE, TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
     finally:
         await admin.close()
     yield _dsn(stack, name)
@@ -74,6 +77,13 @@ async def database_url(stack: StackInfo, template_database: str) -> AsyncIterato
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def database_url(admin_database_url: str) -> str:
+    """The same database as the app role the service runs as, so the whole suite shows that
+    role suffices."""
+    return as_role(admin_database_url, APP_ROLE)
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +109,15 @@ def _drop_bucket(info: StackInfo, bucket: str) -> None:
 
 
 @pytest.fixture
-def make_settings(stack: StackInfo, database_url: str, jwt_key_file: Path,
-                  tmp_path: Path) -> Iterator[Any]:
+def make_settings(stack: StackInfo, database_url: str, admin_database_url: str,
+                  jwt_key_file: Path, tmp_path: Path) -> Iterator[Any]:
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     master = MasterKeyring.generate_entry("test-1")
 
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "database_url": database_url, "s3_endpoint": stack.s3_endpoint,
+            "database_url": database_url, "admin_database_url": admin_database_url,
+            "s3_endpoint": stack.s3_endpoint,
             "s3_access_key": stack.s3_access_key, "s3_secret_key": stack.s3_secret_key,
             "s3_bucket": bucket, "s3_region": "eu-north-1", "master_keys": master,
             "epoch_keys_file": tmp_path / "epochs.json", "jwt_private_key_file": jwt_key_file,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import pytest
 
 from factories import Tenant, make_staff, make_tenant, token_headers, upload, wav
@@ -127,13 +128,16 @@ async def test_published_snippet_verifies_the_access_log_of_a_real_export(
 
 
 async def _tamper(services: Services, sql: str, *args: Any) -> None:
-    """What only a superuser can do: switch the append-only trigger off, edit, switch it on."""
-    async with services.pool.acquire() as conn:
+    """What only the owner can do: switch the append-only trigger off, edit, switch it on."""
+    conn = await asyncpg.connect(services.settings.migration_database_url())
+    try:
         await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
         try:
             await conn.execute(sql, *args)
         finally:
             await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")
+    finally:
+        await conn.close()
 
 
 async def _rehash(services: Services, customer_id: UUID, seq: int) -> None:

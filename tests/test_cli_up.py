@@ -74,8 +74,10 @@ def http(method: str, url: str, body: bytes | None = None,
 def test_up_serves_cli_works_and_restart_keeps_recordings(data_dir: Path) -> None:
     up = Up(data_dir)
     try:
-        assert set(up.info) == {"url", "database_url", "s3_endpoint", "s3_bucket",
-                                "s3_access_key", "s3_secret_key", "data_dir"}
+        assert set(up.info) == {"url", "database_url", "admin_database_url", "s3_endpoint",
+                                "s3_bucket", "s3_access_key", "s3_secret_key", "data_dir"}
+        assert up.info["database_url"].startswith("postgresql://recstore_service@")
+        assert up.info["admin_database_url"] != up.info["database_url"]
         assert up.url.startswith("http://127.0.0.1:")
         assert http("GET", f"{up.url}/healthz")[0] == 200
         assert http("GET", f"{up.url}/readyz")[0] == 200
@@ -201,12 +203,14 @@ def _free_port() -> int:
 
 def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None:
     """The docker-compose path, minus Docker: RECSTORE_* variables only."""
-    from recstore.devstack.stack import create_database
+    from recstore.devstack.stack import APP_ROLE, as_role, create_database
 
     jwt_key = tmp_path / "jwt.pem"
     port = _free_port()
+    owner_dsn = create_database(stack, f"prod_{os.getpid()}")
     env = {**os.environ,
-           "RECSTORE_DATABASE_URL": create_database(stack, f"prod_{os.getpid()}"),
+           "RECSTORE_DATABASE_URL": as_role(owner_dsn, APP_ROLE),
+           "RECSTORE_ADMIN_DATABASE_URL": owner_dsn,
            "RECSTORE_S3_ENDPOINT": stack.s3_endpoint,
            "RECSTORE_S3_ACCESS_KEY": stack.s3_access_key,
            "RECSTORE_S3_SECRET_KEY": stack.s3_secret_key,

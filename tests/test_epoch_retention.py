@@ -182,7 +182,7 @@ async def test_a_restored_backup_cannot_open_a_destroyed_month_but_opens_newer_o
 
     dump = tmp_path / "backup.dump"
     _pg("pg_dump", "--format=custom", f"--file={dump}",
-        f"--dbname={settings.database_url.get_secret_value()}")
+        f"--dbname={settings.migration_database_url()}")
     leaked = tmp_path / "epochs-copy.json"  # what an operator must not keep
     shutil.copy(settings.epoch_keys_file, leaked)
 
@@ -192,10 +192,10 @@ async def test_a_restored_backup_cannot_open_a_destroyed_month_but_opens_newer_o
     assert (result["deleted"], result["epochs_destroyed"]) == (1, [old_month])
 
     restored = f"r_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(settings.database_url.get_secret_value())
+    admin = await asyncpg.connect(settings.migration_database_url())
     await admin.execute(f'CREATE DATABASE "{restored}"')
     try:
-        restored_url = _database_url(settings.database_url.get_secret_value(), restored)
+        restored_url = _database_url(settings.migration_database_url(), restored)
         await asyncio.to_thread(_pg, "pg_restore", "--no-owner", f"--dbname={restored_url}",
                                 str(dump))
         backup = settings.model_copy(update={"database_url": SecretStr(restored_url)})

@@ -14,8 +14,8 @@ from recstore.db import available_migrations, migrate
 from recstore.services import Services
 
 
-async def test_migrations_are_recorded_and_not_reapplied(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
+async def test_migrations_are_recorded_and_not_reapplied(admin_database_url: str) -> None:
+    conn = await asyncpg.connect(admin_database_url)
     try:
         versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")]
         assert versions == [v for v, _, _ in available_migrations()]
@@ -43,8 +43,10 @@ async def test_concurrent_migrate_applies_each_file_once(stack: Any) -> None:
 
 
 async def test_audit_log_rejects_update_and_delete(services: Services) -> None:
+    """The trigger holds even for the owner (the app role is refused earlier: test_audit_role)."""
     customer = uuid.uuid4()
-    async with services.pool.acquire() as conn:
+    conn = await asyncpg.connect(services.settings.migration_database_url())
+    try:
         await audit.append(conn, customer, actor_type="system", actor_id=None, action="test")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("UPDATE audit_log SET action = 'edited'")
@@ -52,6 +54,8 @@ async def test_audit_log_rejects_update_and_delete(services: Services) -> None:
             await conn.execute("DELETE FROM audit_log")
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await conn.execute("TRUNCATE audit_log")
+    finally:
+        await conn.close()
 
 
 async def test_audit_chain_verifies_and_detects_an_edit(services: Services) -> None:
@@ -61,11 +65,15 @@ async def test_audit_chain_verifies_and_detects_an_edit(services: Services) -> N
             await audit.append(conn, customer, actor_type="customer", actor_id=uuid.uuid4(),
                                action=f"action.{i}")
         assert await audit.verify_chain(conn, customer) == audit.ChainCheck(5, None)
-        # A superuser bypasses the trigger; the chain still shows the edit.
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
-        await conn.execute("UPDATE audit_log SET action = 'forged' WHERE seq = 3")
-        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")
-        assert (await audit.verify_chain(conn, customer)).first_broken_seq == 3
+    # The owner can switch the trigger off; the chain still shows the edit.
+    owner = await asyncpg.connect(services.settings.migration_database_url())
+    try:
+        await owner.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+        await owner.execute("UPDATE audit_log SET action = 'forged' WHERE seq = 3")
+        await owner.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")
+        assert (await audit.verify_chain(owner, customer)).first_broken_seq == 3
+    finally:
+        await owner.close()
 
 
 async def test_concurrent_appends_keep_one_chain(services: Services) -> None:

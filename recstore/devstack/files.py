@@ -67,6 +67,7 @@ def settings_for(data_dir: Path, runtime: dict[str, Any], **overrides: Any) -> S
     paths = key_paths(data_dir)
     values: dict[str, Any] = {
         "database_url": runtime["database_url"],
+        "admin_database_url": runtime.get("admin_database_url"),
         "s3_endpoint": runtime["s3_endpoint"],
         "s3_access_key": runtime["s3_access_key"],
         "s3_secret_key": runtime["s3_secret_key"],

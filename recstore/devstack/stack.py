@@ -45,6 +45,24 @@ _T = TypeVar("_T")
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+# The login role `serve` and `worker` use (a member of recstore_app, see migration 0004);
+# the superuser in database_url owns the schema and runs migrations.
+APP_ROLE = "recstore_service"
+_CREATE_APP_ROLE = """
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'recstore_app') THEN
+        CREATE ROLE recstore_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'recstore_service') THEN
+        CREATE ROLE recstore_service LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+            NOBYPASSRLS IN ROLE recstore_app;
+    END IF;
+END;
+$$;
+"""
+
+
 @dataclass(frozen=True)
 class StackInfo:
     data_dir: Path
@@ -52,6 +70,11 @@ class StackInfo:
     s3_endpoint: str  # "http://127.0.0.1:<port>"
     s3_access_key: str
     s3_secret_key: str = field(repr=False)
+
+    @property
+    def app_database_url(self) -> str:
+        """The same database as the least-privileged app role (see `APP_ROLE`)."""
+        return as_role(self.database_url, APP_ROLE)
 
 
 class EmbeddedStack:
@@ -117,7 +140,13 @@ class EmbeddedStack:
         except BaseException:
             self.stop()
             raise
-        self._info = StackInfo(self.data_dir, database_url, s3_endpoint, access_key, secret_key)
+        info = StackInfo(self.data_dir, database_url, s3_endpoint, access_key, secret_key)
+        try:
+            _admin(info, _CREATE_APP_ROLE)
+        except BaseException:
+            self.stop()
+            raise
+        self._info = info
         LOG.info("embedded stack up in %.1fs: postgres pid %s, s3 %s (weed pid %s), data in %s",
                  time.monotonic() - started, self.postgres_pid, s3_endpoint, self.weed_pid,
                  self.data_dir)
@@ -237,6 +266,13 @@ def database_url(info: StackInfo, name: str) -> str:
     """The DSN of database ``name`` in the stack's cluster (same socket, same user)."""
     parts = urlsplit(info.database_url)
     return parts._replace(path="/" + quote(name)).geturl()
+
+
+def as_role(dsn: str, role: str) -> str:
+    """``dsn`` with its user replaced by ``role`` (the embedded cluster trusts its socket)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{quote(role)}@{host}").geturl()
 
 
 def _run_sync(make: Callable[[], Awaitable[_T]]) -> _T:

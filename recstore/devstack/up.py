@@ -30,7 +30,8 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
     stack = EmbeddedStack(data_dir)
     try:
         info = await asyncio.to_thread(stack.start)
-        runtime = {"database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
+        runtime = {"database_url": info.app_database_url,
+                   "admin_database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
                    "s3_bucket": "recstore", "s3_access_key": info.s3_access_key,
                    "s3_secret_key": info.s3_secret_key, "data_dir": str(data_dir)}
         settings = settings_for(data_dir, runtime, host=host, port=port, log_json=as_json)
@@ -46,7 +47,7 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
                 write_runtime(data_dir, {**runtime, "url": url})
                 if as_json:
                     print(json.dumps({"url": url, **{k: runtime[k] for k in (
-                        "database_url", "s3_endpoint", "s3_bucket", "s3_access_key",
+                        "database_url", "admin_database_url", "s3_endpoint", "s3_bucket", "s3_access_key",
                         "s3_secret_key", "data_dir")}}), flush=True)
                 else:
                     print(f"recstore is up at {url} (data in {data_dir}); Ctrl-C stops it.",
