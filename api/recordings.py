@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -21,6 +22,7 @@ from recstore.recordings.read import (
     KeyPairCache,
     choose_slice,
     customer_view,
+    data_key_for,
     decrypt_audio,
     list_page,
 )
@@ -64,18 +66,27 @@ async def get_recording(request: web.Request) -> web.Response:
 async def get_audio(request: web.Request) -> web.StreamResponse:
     svc, who = request.app[services_key], customer_of(request)
     recording_id = path_uuid(request, "id")
-    assert who.customer_id is not None
+    customer_id = who.customer_id
+    assert customer_id is not None
     async with svc.pool.acquire() as conn:
-        row = await live_row(conn, who.customer_id, recording_id)
-        pair = await svc.keys.keypair(conn, who.customer_id, row["epoch"])
+        row = await live_row(conn, customer_id, recording_id)
         chosen = choose_slice(int(row["size_bytes"]), requested_range(request))
-        await audit.append(conn, who.customer_id, actor_type="customer", actor_id=who.user_id,
-                           action="recording.audio_read", recording_id=recording_id)
+        data_key = await data_key_for(
+            row, lambda: svc.keys.keypair(conn, customer_id, row["epoch"]))
+
+    async def audited() -> None:
+        async with svc.pool.acquire() as conn:
+            await audit.append(conn, customer_id, actor_type="customer", actor_id=who.user_id,
+                               action="recording.audio_read", recording_id=recording_id)
+
+    # Written while the first piece is fetched, but always before the status line.
+    entry = asyncio.ensure_future(audited())
     try:
-        return await stream_audio(request, svc, row, pair, chosen)
+        return await stream_audio(request, svc, row, None, chosen, data_key=data_key,
+                                  before_first_byte=entry)
     except ObjectStoreError:
         async with svc.pool.acquire() as conn:  # deleted meanwhile: 404, not an outage
-            await live_row(conn, who.customer_id, recording_id)
+            await live_row(conn, customer_id, recording_id)
         raise
 
 
@@ -99,10 +110,15 @@ async def stream_audio(
     request: web.Request,
     svc: Services,
     row: asyncpg.Record,
-    pair: CustomerKeyPair,
+    pair: CustomerKeyPair | None,
     chosen: AudioSlice,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    *,
+    data_key: bytes | None = None,
+    before_first_byte: asyncio.Future[None] | None = None,
 ) -> web.StreamResponse:
+    """`before_first_byte` (the access-log entry) runs alongside the first read and is
+    awaited before the status line: no byte leaves unless it was written."""
     response = web.StreamResponse(status=206 if chosen.partial else 200)
     response.content_type = row["content_type"]
     response.content_length = chosen.length
@@ -111,13 +127,21 @@ async def stream_audio(
     response.headers["Cache-Control"] = "private, no-store"
     if chosen.partial:
         response.headers["Content-Range"] = f"bytes {chosen.start}-{chosen.end}/{chosen.total}"
-    pieces = decrypt_audio(svc.store, row, pair, chosen, still_allowed=still_allowed)
-    first = await anext(pieces, b"")  # fail before the status line if the object is broken
-    await response.prepare(request)
-    request[streaming_started_key] = True  # from here an error can only cut the connection
-    if first:
-        await response.write(first)
-    async for piece in pieces:
-        await response.write(piece)
-    await response.write_eof()
+    pieces = decrypt_audio(svc.store, row, pair, chosen, data_key=data_key,
+                           still_allowed=still_allowed)
+    try:
+        first = await anext(pieces, b"")  # fail before the status line if the object is broken
+    finally:
+        if before_first_byte is not None:
+            await before_first_byte
+    try:
+        await response.prepare(request)
+        request[streaming_started_key] = True  # from here an error can only cut the connection
+        if first:
+            await response.write(first)
+        async for piece in pieces:
+            await response.write(piece)
+        await response.write_eof()
+    finally:
+        await pieces.aclose()  # a client that went away: stop reading the store now
     return response

@@ -28,6 +28,7 @@ from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 PART_SIZE = 8 * 1024 * 1024
 LIST_PAGE_SIZE = 1000
+READ_WINDOW = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class ObjectStore:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=60),
             retries=urllib3.Retry(total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
-            maxsize=16,
+            maxsize=32,  # 8 downloads + 8 uploads at once, each holding one connection
             **tls,
         )
         self._client = Minio(
@@ -184,6 +185,10 @@ class ObjectStore:
         data: bytes = await self._run("get", read)
         return data
 
+    def open_read(self, key: str, offset: int, length: int) -> ObjectReader:
+        """A reader of [offset, offset+length) over one ranged GET; call it from a thread."""
+        return ObjectReader(self._client, self.bucket, key, offset, length)
+
     async def iter_range(self, key: str, offset: int, length: int,
                          piece_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
         """Yield [offset, offset+length) in pieces, never holding more than one piece."""
@@ -268,3 +273,77 @@ class ObjectStore:
 
     async def ping(self) -> None:
         await self._run("ping", self._client.bucket_exists, self.bucket)
+
+
+class ObjectReader:
+    """Sequential reads of one byte range, each GET covering up to READ_WINDOW bytes.
+
+    Not async: its methods block, so callers run them in a worker thread (where decryption
+    can join them in the same hop). A window bounds how long one S3 response stays open
+    behind a slow client, and a deleted object fails at the next window at the latest. A
+    window cut short by a network error is resumed once from where it broke, so a paused
+    player whose idle connection the store dropped still gets the rest.
+    """
+
+    def __init__(self, client: Minio, bucket: str, key: str, offset: int, length: int) -> None:
+        self._client, self._bucket, self._key = client, bucket, key
+        self._offset, self._end = offset, offset + length
+        self._response: Any = None
+        self._window_end = offset
+
+    @property
+    def remaining(self) -> int:
+        return self._end - self._offset
+
+    def read(self, size: int) -> bytes:
+        """Exactly min(size, remaining) bytes; ObjectStoreError if the object ends early."""
+        size = min(size, self.remaining)
+        if size <= 0:
+            return b""
+        try:
+            return self._read(size, resume=True)
+        except S3Error as exc:
+            self.close()
+            raise ObjectStoreError(f"get failed: {exc.code}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self.close()
+            raise ObjectStoreError(f"get failed: {type(exc).__name__}") from exc
+
+    def _read(self, size: int, *, resume: bool) -> bytes:
+        pieces: list[bytes] = []
+        wanted = size
+        while wanted:
+            if self._response is None or self._offset >= self._window_end:
+                self._open()
+            take = min(wanted, self._window_end - self._offset)
+            try:
+                piece = self._response.read(take)
+            except (urllib3.exceptions.HTTPError, OSError):
+                if not resume:
+                    raise
+                resume = False
+                self.close()
+                continue
+            if not piece:
+                if not resume:
+                    raise ObjectStoreError("get failed: object shorter than expected")
+                resume = False
+                self.close()
+                continue
+            pieces.append(piece)
+            self._offset += len(piece)
+            wanted -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _open(self) -> None:
+        self.close()
+        self._window_end = min(self._offset + READ_WINDOW, self._end)
+        self._response = self._client.get_object(self._bucket, self._key, offset=self._offset,
+                                                 length=self._window_end - self._offset)
+
+    def close(self) -> None:
+        if self._response is not None:
+            response, self._response = self._response, None
+            if self._offset < self._window_end:
+                response.close()  # unread bytes: this connection cannot be reused
+            response.release_conn()

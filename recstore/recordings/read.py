@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +15,6 @@ from uuid import UUID
 import asyncpg
 
 from crypto import (
-    CHUNK_SIZE,
     HEADER_SIZE,
     CustomerKeyPair,
     StreamDecryptor,
@@ -21,13 +22,17 @@ from crypto import (
     open_field,
     plan_range,
 )
+from crypto.stream_format import CIPHER_CHUNK_SIZE
 from recstore.db import Connection
 from recstore.errors import Forbidden, Invalid, NotFound, RangeNotSatisfiable
 from recstore.keys import KeyService
-from recstore.object_store import ObjectStore
+from recstore.object_store import ObjectReader, ObjectStore
+from recstore.recordings.opened import OPENED
 from recstore.recordings.store import field_context
 
 MAX_PAGE = 200
+PIECE_CHUNKS = 8  # 512 KiB pieces: few thread hops per MiB, a few MiB of memory per stream
+GUARDED_PIECE_CHUNKS = 4  # 256 KiB: how far a staff download may run past a revocation
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
@@ -164,41 +169,133 @@ def choose_slice(total: int, http_range: slice | None) -> AudioSlice:
     return AudioSlice(start, stop - 1, total, partial=True)
 
 
+async def data_key_for(row: asyncpg.Record,
+                       pair: Callable[[], Awaitable[CustomerKeyPair]]) -> bytes:
+    """The recording's data key: from OPENED if it was opened seconds ago, else unwrapped.
+
+    Call only with a row this request just found live for its customer."""
+    opened = OPENED.get(row)
+    if opened is not None:
+        return opened.data_key
+    data_key = open_data_key(await pair(), bytes(row["sealed_data_key"]))
+    OPENED.put(row, data_key, None)
+    return data_key
+
+
+class _Decrypting:
+    """The state of one decrypted read, advanced one piece per worker-thread hop.
+
+    Each step reads whole ciphertext chunks, decrypts them and trims them to the requested
+    slice, off the event loop; libsodium releases the GIL, so this overlaps with the
+    loop's sends.
+    """
+
+    def __init__(self, reader: ObjectReader, piece_size: int, skip: int, length: int) -> None:
+        self.reader, self.piece_size = reader, piece_size
+        self.skip, self.remaining = skip, length
+        self.decryptor: StreamDecryptor | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        assert self.decryptor is not None
+        plain = self.decryptor.update(data)
+        if self.reader.remaining == 0:
+            self.decryptor.finalize()
+        if self.skip:
+            cut = min(self.skip, len(plain))
+            plain, self.skip = plain[cut:], self.skip - cut
+        out = plain[:self.remaining] if len(plain) > self.remaining else plain
+        self.remaining -= len(out)
+        return out
+
+    def step(self) -> bytes | None:
+        """The next piece of output, or None once the slice is complete."""
+        reader = self.reader
+        if reader.remaining == 0:
+            return None
+        # Chunk by chunk: a bytes object of exactly one chunk goes to libsodium uncopied.
+        plain = [self.feed(reader.read(CIPHER_CHUNK_SIZE))
+                 for _ in range(min(self.piece_size, reader.remaining) // CIPHER_CHUNK_SIZE)]
+        if reader.remaining and len(plain) * CIPHER_CHUNK_SIZE < self.piece_size:
+            plain.append(self.feed(reader.read(reader.remaining)))  # the short final chunk
+        return plain[0] if len(plain) == 1 else b"".join(plain)
+
+
 async def decrypt_audio(
     store: ObjectStore,
     row: asyncpg.Record,
-    pair: CustomerKeyPair,
+    pair: CustomerKeyPair | None,
     chosen: AudioSlice,
     *,
+    data_key: bytes | None = None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield plaintext of `chosen`, touching only the chunks that cover it.
 
-    `still_allowed` is checked before each piece, so a revoked grant cuts a download off:
-    Forbidden is raised, because once headers are out only a cut connection tells the
-    client (a short body would leave it waiting for the promised Content-Length).
-    Authentication failures raise CryptoError: no unauthenticated byte is ever yielded.
+    The chunks are read over one ranged GET per READ_WINDOW (the header joins the first
+    one, unless it starts mid-object, when it comes from OPENED or a GET in parallel), and
+    the next piece is read and decrypted in a worker thread while the caller sends this one.
+
+    `still_allowed` is checked before each piece is yielded (so a prefetched piece is never
+    sent after access ended), and pieces are then 256 KiB: a revoked grant cuts a download
+    off within one piece. Forbidden is raised, because once headers are out only a cut
+    connection tells the client (a short body would leave it waiting for the promised
+    Content-Length). Authentication failures raise CryptoError: no unauthenticated byte is
+    ever yielded.
     """
     if chosen.length == 0:
         return
+    if data_key is None:
+        assert pair is not None
+        data_key = open_data_key(pair, bytes(row["sealed_data_key"]))
     key, total = row["object_key"], int(row["size_bytes"])
-    data_key = open_data_key(pair, bytes(row["sealed_data_key"]))
-    header = await store.get_range(key, 0, HEADER_SIZE)
     plan = plan_range(chosen.start, chosen.end, total)
-    decryptor = StreamDecryptor(data_key, header, customer_id=row["customer_id"],
-                                recording_id=row["id"], plaintext_size=total,
-                                first_chunk=plan.first_chunk, last_chunk=plan.last_chunk)
-    skip, remaining = plan.skip, plan.length
-    length = plan.cipher_end - plan.cipher_start + 1
-    async for piece in store.iter_range(key, plan.cipher_start, length, piece_size=4 * CHUNK_SIZE):
-        if still_allowed is not None and not await still_allowed():
-            raise Forbidden("access ended during the download")
-        plain = decryptor.update(piece)
-        if skip:
-            cut = min(skip, len(plain))
-            plain, skip = plain[cut:], skip - cut
-        if plain and remaining:
-            out = plain[:remaining]
-            remaining -= len(out)
-            yield out
-    decryptor.finalize()
+    opened = OPENED.get(row)
+    header = opened.header if opened is not None else None
+    with_header = header is None and plan.first_chunk == 0
+    start = 0 if with_header else plan.cipher_start
+    reader = store.open_read(key, start, plan.cipher_end - start + 1)
+    pieces = (GUARDED_PIECE_CHUNKS if still_allowed is not None else PIECE_CHUNKS)
+    state = _Decrypting(reader, pieces * CIPHER_CHUNK_SIZE, plan.skip, plan.length)
+
+    def decryptor(header: bytes) -> StreamDecryptor:
+        return StreamDecryptor(
+            data_key, header, customer_id=row["customer_id"], recording_id=row["id"],
+            plaintext_size=total, first_chunk=plan.first_chunk, last_chunk=plan.last_chunk)
+
+    def first_step() -> bytes | None:
+        nonlocal header
+        if with_header:
+            header = reader.read(HEADER_SIZE)
+        assert header is not None
+        state.decryptor = decryptor(header)
+        return state.step()
+
+    pending: asyncio.Future[bytes | None] | None = None
+    try:
+        if header is not None or with_header:
+            piece = await asyncio.to_thread(first_step)
+        else:  # a Range that starts mid-object, header not cached: both GETs at once
+            reading = asyncio.ensure_future(asyncio.to_thread(reader.read, state.piece_size))
+            try:
+                header = await store.get_range(key, 0, HEADER_SIZE)
+            finally:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait([reading])
+            data = reading.result()
+            state.decryptor = decryptor(header)
+            piece = (state.feed(data) if len(data) <= 2 * CIPHER_CHUNK_SIZE  # hop costs more
+                     else await asyncio.to_thread(state.feed, data))
+        OPENED.put(row, data_key, header)
+        while piece is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(state.step))  # prefetch
+            if still_allowed is not None and not await still_allowed():
+                raise Forbidden("access ended during the download")
+            if piece:
+                yield piece
+            piece = await pending
+            pending = None
+    finally:
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                await pending  # a worker thread cannot be cancelled; let it finish first
+        reader.close()

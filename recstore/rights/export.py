@@ -7,6 +7,7 @@ large the account. The export is an audit event before its first byte leaves.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -79,9 +80,11 @@ async def _recording_files(archive: StreamingZip, pool: Pool, store: ObjectStore
                       to_json({**view, "audio_file": audio_path}), at=row["recorded_at"])
     member = archive.open(audio_path, row["content_type"], at=row["recorded_at"],
                           compress=False, size_hint=int(row["size_bytes"]))
-    yield member.write(first)
+    # Hashing, CRC and the copy into the archive run in a worker thread (hashlib and zlib
+    # release the GIL) while the next piece is read and decrypted in another.
+    yield await asyncio.to_thread(member.write, first)
     async for piece in pieces:
-        yield member.write(piece)
+        yield await asyncio.to_thread(member.write, piece)
     if member.sha256.digest() != bytes(row["sha256"]):
         raise ExportCorrupted()
     yield member.close()
