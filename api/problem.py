@@ -10,10 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from recstore.appkeys import services_key, streaming_started_key
+from recstore.db import is_database_outage
 from recstore.errors import RangeNotSatisfiable, RecstoreError, TooManyRequests, Unavailable
 from recstore.object_store import ObjectStoreError
 
 log = logging.getLogger("recstore.api")
+# How long a client should wait before retrying after an outage of the database or the
+# object store: restarts take seconds, and providers retry on 503 by themselves.
+RETRY_AFTER_SECONDS = 5
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None
@@ -53,6 +57,8 @@ def problem_for_error(exc: RecstoreError) -> web.Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if exc.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return problem(exc.status, exc.title, exc.detail, headers)
 
 
@@ -64,12 +70,20 @@ def _problem_for(request: web.Request) -> web.Response:
         return problem_for_error(exc)
     except ObjectStoreError:
         log.exception("object store failure")
-        return problem(503, Unavailable.title, "storage is unavailable, try again")
+        return _unavailable("storage is unavailable, try again")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return problem(exc.status, exc.reason, exc.reason,
                        {k: v for k, v in exc.headers.items() if k == "Allow"})
-    except Exception:
+    except Exception as exc:
+        if is_database_outage(exc):
+            log.warning("database unavailable", extra={"route": _route_label(request),
+                                                       "reason": type(exc).__name__})
+            return _unavailable("the database is unavailable, try again")
         log.exception("unhandled error", extra={"route": _route_label(request)})
         return problem(500, "Internal error", "an unexpected error occurred")
+
+
+def _unavailable(detail: str) -> web.Response:
+    return problem(503, Unavailable.title, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})

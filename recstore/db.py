@@ -16,6 +16,25 @@ _MIGRATION_LOCK_ID = 7_310_042_001
 Pool: TypeAlias = asyncpg.Pool
 Connection: TypeAlias = asyncpg.Connection
 
+# What a database that is restarting, shutting down or unreachable raises. Such a request
+# can succeed when retried, so it is answered 503 with Retry-After, never 500.
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,       # connection lost, refused or failed mid-query
+    asyncpg.CannotConnectNowError,         # 57P03: starting up or shutting down
+    asyncpg.AdminShutdownError,            # 57P01: the server was told to stop
+    asyncpg.CrashShutdownError,            # 57P02
+    asyncpg.TooManyConnectionsError,
+    OSError,                               # socket refused or gone (ConnectionError et al.)
+    TimeoutError,                          # connect, acquire or command timeout
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    if isinstance(exc, _OUTAGE_ERRORS):
+        return True
+    # asyncpg raises InterfaceError for a pooled connection that died under it.
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
