@@ -29,6 +29,7 @@ from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 PART_SIZE = 8 * 1024 * 1024
 LIST_PAGE_SIZE = 1000
 READ_WINDOW = 16 * 1024 * 1024
+PROBE_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class ObjectStore:
             region=region,
             http_client=http,
         )
+        # Readiness probes get their own short-timeout, no-retry client: a stalled server
+        # must not hold a probe (or a worker thread) for the data path's minute.
+        self._probe_http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=PROBE_TIMEOUT, read=PROBE_TIMEOUT), retries=False,
+            maxsize=2)
+        self._probe_client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
+                                   secure=parts.scheme == "https", region=region,
+                                   http_client=self._probe_http)
+        self._probing: asyncio.Future[None] | None = None
         self.bucket = bucket
         self.region = region
 
@@ -271,8 +281,15 @@ class ObjectStore:
         keys: list[str] = await self._run("list", collect)
         return keys
 
-    async def ping(self) -> None:
-        await self._run("ping", self._client.bucket_exists, self.bucket)
+    async def ping(self, wait_seconds: float | None = None) -> None:
+        """One bucket check at a time however many callers probe (each stalled probe would
+        hold a worker thread); callers stop waiting after `wait_seconds`."""
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.ensure_future(
+                self._run("ping", self._probe_client.bucket_exists, self.bucket))
+            # Retrieved here, so that a probe every caller gave up on logs nothing.
+            self._probing.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await asyncio.wait_for(asyncio.shield(self._probing), wait_seconds)
 
 
 class ObjectReader:
