@@ -32,6 +32,7 @@ from recstore.errors import Invalid, PayloadTooLarge
 from recstore.keys import KeyService
 from recstore.object_store import ObjectStore
 from recstore.recordings.audio import PROBE_HEAD_BYTES, AudioInfo, NotAudio, probe
+from recstore.recordings.cleanup import discard
 from recstore.retention.policy import expires_at
 
 log = logging.getLogger("recstore.storing")
@@ -48,6 +49,7 @@ class IncomingRecording:
     caller_name: str | None = None
     callee_number: str | None = None
     request_digest: bytes | None = None  # dedupe key for deliveries without a recording id
+    caller_identity: str = "delivered"  # or "lookup_failed": stored without it, not lost
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,6 @@ def _caller_fields(public_key: bytes, index_key: bytes, recording_id: UUID,
     return {**sealed, "caller_index": caller_index}
 
 
-async def _discard(pool: Pool, store: ObjectStore, key: str) -> None:
-    """Remove a half-stored object; if this fails too, the janitor finds the pending entry."""
-    await store.delete(key)
-    await pool.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
-
-
 async def store_recording(
     pool: Pool,
     store: ObjectStore,
@@ -196,27 +192,28 @@ async def store_recording(
                 "INSERT INTO recordings (id, customer_id, kind, provider, provider_recording_id,"
                 " epoch, recorded_at, expires_at, duration_ms, content_type, size_bytes, sha256,"
                 " object_key, sealed_data_key, caller_number_sealed, caller_name_sealed,"
-                " callee_number_sealed, caller_index, request_digest) VALUES ($1, $2, $3, $4,"
-                " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+                " callee_number_sealed, caller_index, request_digest, caller_identity) VALUES"
+                " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+                " $18, $19, $20)",
                 recording_id, incoming.customer_id, incoming.kind, incoming.provider,
                 incoming.provider_recording_id, epoch, recorded_at, expiry,
                 info.duration_ms(encrypting.size), info.content_type, encrypting.size,
                 encrypting.sha256.digest(), key, seal_data_key(public_key, data_key),
                 *_caller_fields(public_key, index_key, recording_id, incoming).values(),
-                incoming.request_digest,
+                incoming.request_digest, incoming.caller_identity,
             )
             await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
             await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,
                                action="recording.stored", recording_id=recording_id)
     except asyncpg.UniqueViolationError:
         # The same provider recording was stored concurrently: keep the first copy only.
-        await _discard(pool, store, key)
+        await discard(pool, store, key)
         winner = await existing_recording(pool, incoming)
         if winner is None:
             raise
         return StoredRecording(winner, created=False)
     except BaseException:
-        await _discard(pool, store, key)
+        await discard(pool, store, key)
         raise
     log.info("recording stored", extra={"recording_id": str(recording_id),
                                          "size_bytes": encrypting.size})
