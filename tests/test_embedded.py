@@ -210,6 +210,7 @@ def test_restart_keeps_data_and_stop_leaves_no_process(tmp_path: Path) -> None:
     again = EmbeddedStack(tmp_path / "data")
     with again as info2:
         assert (info2.s3_access_key, info2.s3_secret_key) == (info.s3_access_key, info.s3_secret_key)
+        assert info2.s3_endpoint == info.s3_endpoint  # clients keep working across restarts
         assert read(s3(info2), "keep", "k") == b"persisted"
         assert asyncio.run(fetch(info2.database_url, "SELECT v FROM kept"))[0]["v"] == "row"
         pids = [again.weed_pid, again.postgres_pid]

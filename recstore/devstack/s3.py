@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import random
@@ -57,6 +58,7 @@ STOP_GRACE = 10.0
 _PORT_ATTEMPTS = 5
 _LOG_ROTATE_BYTES = 20 * 1024 * 1024
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+PORTS_FILE = "ports.json"  # the last run's ports, reused when free (a stable S3 endpoint)
 
 
 def find_weed() -> Path:
@@ -82,9 +84,24 @@ class PortReservation:
         self._fds: list[int] = []
 
     @classmethod
-    def take(cls, rng: random.Random) -> PortReservation:
+    def take(cls, rng: random.Random, preferred: dict[str, int] | None = None) -> PortReservation:
+        """`preferred`: the ports of the previous run on this data dir, taken again if every
+        one is free, so that clients keep the S3 endpoint across restarts."""
         lock_dir = _port_lock_dir()
         res = cls()
+        if preferred and sorted(preferred) == sorted(COMPONENTS) and all(
+                PORT_MIN <= port <= PORT_MAX for port in preferred.values()):
+            for name in COMPONENTS:
+                fds = res._claim((preferred[name], preferred[name] + GRPC_OFFSET), lock_dir)
+                if fds is None:
+                    LOG.info("the S3 server's previous ports are taken; choosing new ones")
+                    res.release()
+                    res = cls()
+                    break
+                res._fds.extend(fds)
+                res.ports[name] = preferred[name]
+            else:
+                return res
         try:
             for _ in range(5000):
                 if len(res.ports) == len(COMPONENTS):
@@ -182,12 +199,15 @@ class EmbeddedS3:
         _stop_stale_weed(self.s3_dir)
         self._rotate_log()
         rng = random.SystemRandom()  # independent of any seeding by the caller (tests)
+        preferred = self._saved_ports()
         for attempt in range(1, _PORT_ATTEMPTS + 1):
-            self._ports = PortReservation.take(rng)
+            self._ports = PortReservation.take(rng, preferred)
             self._spawn(binary, self._ports.ports)
             endpoint = f"http://127.0.0.1:{self._ports.ports['s3']}"
             if self._wait_ready(deadline):
+                self._save_ports(self._ports.ports)
                 return endpoint
+            preferred = None
             tail = self._tail()
             self.stop()
             if "Port allocation failed" in tail and attempt < _PORT_ATTEMPTS:
@@ -221,6 +241,22 @@ class EmbeddedS3:
                     self._ports = None
 
     # -- internals --------------------------------------------------------------------------
+
+    def _saved_ports(self) -> dict[str, int] | None:
+        try:
+            saved = json.loads((self.s3_dir / PORTS_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(saved, dict) or not all(
+                isinstance(k, str) and type(v) is int for k, v in saved.items()):
+            return None
+        return saved
+
+    def _save_ports(self, ports: dict[str, int]) -> None:
+        path = self.s3_dir / PORTS_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(ports))
+        os.replace(tmp, path)
 
     def _command(self, binary: Path, ports: dict[str, int]) -> list[str]:
         cmd = [str(binary), "-logtostderr", "mini",
