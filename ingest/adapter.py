@@ -67,9 +67,10 @@ class ProviderAdapter(Protocol):
         """The job to enqueue, None for deliveries with nothing to fetch; Invalid if broken."""
 
     async def fetch(self, job: Job, private: dict[str, Any], account: ProviderAccount,
-                    http: Fetcher) -> Fetched:
+                    http: Fetcher, *, identity_optional: bool = False) -> Fetched:
         """Complete the metadata (the provider's API where the callback lacks it) and open
-        the audio."""
+        the audio. With `identity_optional`, a failing lookup of caller identity no longer
+        fails the attempt: the recording is stored without it, marked `lookup_failed`."""
 
     async def delete_copy(self, job: Job, account: ProviderAccount, http: Fetcher) -> None:
         """Delete the provider's copy; an already deleted copy is not an error."""

@@ -82,7 +82,7 @@ class ElksAdapter:
         return basic_auth(account.credentials["username"], account.credentials["password"])
 
     async def fetch(self, job: Job, private: dict[str, Any], account: ProviderAccount,
-                    http: Fetcher) -> Fetched:
+                    http: Fetcher, *, identity_optional: bool = False) -> Fetched:
         base = account.api_base or API
         media_url = private.get("media_url") or f"{base}/a1/recordings/{job.provider_recording_id}.wav"
         return Fetched(incoming_for(job, private), http.stream(media_url, headers=self._auth(account)))

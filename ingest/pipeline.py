@@ -45,7 +45,10 @@ async def ingest_job(svc: Services, job: Job, settings: IngestSettings, *,
         if existing is not None:
             outcome = Outcome(existing, created=False)
         else:
-            fetched = await adapter.fetch(job, jobs.open_private(svc.keys, job), account, http)
+            optional = job.attempts >= min(settings.identity_lookup_attempts,
+                                           settings.max_attempts)
+            fetched = await adapter.fetch(job, jobs.open_private(svc.keys, job), account, http,
+                                          identity_optional=optional)
             async with aclosing(fetched.body) as body:
                 stored = await store_recording(svc.pool, svc.store, svc.keys, fetched.incoming,
                                                body, max_bytes=svc.settings.max_upload_bytes)

@@ -18,6 +18,9 @@ class IngestSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     read_timeout_seconds: float = Field(default=30.0, gt=0)
     fetch_deadline_seconds: float = Field(default=1800.0, gt=0)
+    # Attempts that wait for a failing caller lookup (Twilio's Call resource) before the
+    # recording is stored without caller identity instead of being lost.
+    identity_lookup_attempts: int = Field(default=3, ge=1)
     housekeeping_seconds: float = Field(default=30.0, gt=0)
     # Longest retention (90 days): finished jobs, and dead jobs' wrapped fields, go after it.
     keep_finished_days: int = Field(default=90, ge=1)

@@ -147,7 +147,7 @@ class TelnyxAdapter:
             yield piece
 
     async def fetch(self, job: Job, private: dict[str, Any], account: ProviderAccount,
-                    http: Fetcher) -> Fetched:
+                    http: Fetcher, *, identity_optional: bool = False) -> Fetched:
         found: dict[str, Any] = {}
         recording_id = job.payload.get("recording_id")
         if recording_id and not (private.get("caller_number") or private.get("callee_number")):

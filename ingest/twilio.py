@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,12 +34,13 @@ from ingest.adapter import (
     text,
     url_text,
 )
-from ingest.errors import http_failure
+from ingest.errors import IngestFailure, http_failure
 from ingest.fetch import Fetcher, basic_auth
 from recstore.accounts.providers import ProviderAccount
 from recstore.errors import Forbidden, Invalid
 from recstore.jobs.queue import Job
 
+log = logging.getLogger("recstore.ingest")
 API = "https://api.twilio.com"
 RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
@@ -144,17 +146,29 @@ class TwilioAdapter:
                 basic_auth(account_sid, account.credentials["auth_token"]))
 
     async def fetch(self, job: Job, private: dict[str, Any], account: ProviderAccount,
-                    http: Fetcher) -> Fetched:
+                    http: Fetcher, *, identity_optional: bool = False) -> Fetched:
         root, auth = self._api(account)
         found: dict[str, Any] = {}
         call_sid = job.payload.get("call_sid")
         if call_sid and not (private.get("caller_number") or private.get("callee_number")):
-            call = await http.json(f"{root}/Calls/{call_sid}.json", headers=auth, what="call")
-            found = {"caller_number": loose_text(call.get("from")),
-                     "callee_number": loose_text(call.get("to")),
-                     "caller_name": loose_text(call.get("caller_name"))}
-            if job.payload.get("recorded_at") is None:
-                found["recorded_at"] = parse_time(call.get("start_time"))
+            try:
+                call = await http.json(f"{root}/Calls/{call_sid}.json", headers=auth,
+                                       what="call")
+            except IngestFailure as exc:
+                if not identity_optional:
+                    raise
+                # The audio matters more than who called: keep it, and say what is missing.
+                log.warning("Twilio call lookup failed; storing without caller identity",
+                            extra={"job_id": str(job.id), "reason": exc.message})
+                call = None
+            if call is None:
+                found = {"caller_identity": "lookup_failed"}
+            else:
+                found = {"caller_number": loose_text(call.get("from")),
+                         "callee_number": loose_text(call.get("to")),
+                         "caller_name": loose_text(call.get("caller_name"))}
+                if job.payload.get("recorded_at") is None:
+                    found["recorded_at"] = parse_time(call.get("start_time"))
         media_url = private.get("media_url") or f"{root}/Recordings/{job.provider_recording_id}"
         return Fetched(incoming_for(job, private, **found), http.stream(media_url, headers=auth))
 

@@ -44,6 +44,7 @@ class FakeProvider:
     audio: bytes
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)   # statuses for the next media GETs
+    call_fail_next: list[int] = field(default_factory=list)  # ... for Twilio call lookups
     hang_seconds: float = 0.0                             # delay before media answers
     jitter_seconds: float = 0.0                           # random extra delay, any request
     media_delay: float = 0.0                              # pause between media pieces
@@ -97,6 +98,8 @@ class FakeProvider:
         if request.headers.get("Authorization") != basic(TWILIO_ACCOUNT, TWILIO_TOKEN):
             return web.Response(status=401)
         await self._jitter()
+        if self.call_fail_next:
+            return web.Response(status=self.call_fail_next.pop(0), text="provider trouble")
         return web.json_response({"sid": request.match_info["call"], "from": CALLER,
                                   "to": CALLEE, "caller_name": CALLER_NAME,
                                   "start_time": format_datetime(STARTED - timedelta(seconds=1))})

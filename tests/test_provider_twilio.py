@@ -187,3 +187,47 @@ async def test_twilio_copy_is_deleted_only_when_asked_and_only_after_storing(
     else:
         assert deletes == []
     assert await counts(services) == (1, 1)
+
+
+@pytest.mark.parametrize("status", [404, 503])
+async def test_failing_call_lookup_stores_the_recording_without_caller_identity(
+        client: Any, services: Services, configured: Tenant, fake: FakeProvider,
+        status: int) -> None:
+    fake.call_fail_next = [status] * 10  # the Call resource never answers
+    params = twilio_status_params(fake.base, 40)
+    assert (await post_twilio(client, configured.customer_id, params)).status == 204
+
+    # Attempts before the last lookup attempt retry; then the audio is kept without identity.
+    for _ in range(3):
+        await run_worker(services, max_attempts=5, identity_lookup_attempts=3)
+        await services.pool.execute("UPDATE ingest_jobs SET run_after = now()")
+    [job] = await job_rows(services)
+    assert job["status"] == "done", job["last_error"]
+    assert job["attempts"] == 3
+    assert await counts(services) == (1, 1)
+
+    token = await login(client, configured.user_email)
+    meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
+                                   headers=bearer(token))).json()
+    assert meta["caller_identity"] == "lookup_failed"
+    assert (meta["caller_number"], meta["callee_number"], meta["caller_name"]) == (
+        None, None, None)
+    audio = await client.get(f"/api/v1/recordings/{job['recording_id']}/audio",
+                             headers=bearer(token))
+    assert await audio.read() == AUDIO
+
+
+async def test_a_call_lookup_that_recovers_keeps_the_caller_identity(
+        client: Any, services: Services, configured: Tenant, fake: FakeProvider) -> None:
+    fake.call_fail_next = [503]
+    params = twilio_status_params(fake.base, 41)
+    assert (await post_twilio(client, configured.customer_id, params)).status == 204
+    await run_worker(services, max_attempts=5, identity_lookup_attempts=3)
+    await services.pool.execute("UPDATE ingest_jobs SET run_after = now()")
+    await run_worker(services, max_attempts=5, identity_lookup_attempts=3)
+    [job] = await job_rows(services)
+    assert (job["status"], job["attempts"]) == ("done", 2)
+    token = await login(client, configured.user_email)
+    meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
+                                   headers=bearer(token))).json()
+    assert (meta["caller_identity"], meta["caller_number"]) == ("delivered", CALLER)

@@ -36,7 +36,7 @@ GUARDED_PIECE_CHUNKS = 4  # 256 KiB: how far a staff download may run past a rev
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
-    "expires_at", "duration_ms", "content_type", "size_bytes", "sha256",
+    "expires_at", "duration_ms", "content_type", "size_bytes", "sha256", "caller_identity",
 )
 IDENTITY_FIELDS = ("caller_number", "caller_name", "callee_number")
 
