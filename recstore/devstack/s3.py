@@ -160,6 +160,9 @@ def _port_lock_dir() -> Path | None:
 
 def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As weed (Go) binds: a port whose last connections are in TIME_WAIT is free (the
+        # previous run's ports right after a restart), one with a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
