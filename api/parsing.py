@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from recstore.errors import Invalid, NotFound
+from recstore.errors import (
+    Invalid,
+    NotFound,
+    PayloadTooLarge,
+    RecstoreError,
+    RequestTimeout,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_JSON_BYTES = 64 * 1024
+BODY_SECONDS = 10.0  # a JSON body or provider callback is a few KB
 
 
 def _describe(exc: ValidationError) -> str:
@@ -23,12 +32,29 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts[:5])
 
 
+async def read_body(request: web.Request, limit: int, *,
+                    too_large: Callable[[str], RecstoreError] = PayloadTooLarge,
+                    seconds: float | None = None) -> bytes:
+    """The whole body, however many TCP segments it arrives in (`content.read(n)` returns
+    only what has arrived so far), at most `limit` bytes and within `seconds`."""
+    seconds = BODY_SECONDS if seconds is None else seconds
+    detail = f"request body is over {limit} bytes"
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(detail)
+    body = bytearray()
+    try:
+        async with asyncio.timeout(seconds):
+            while piece := await request.content.read(limit + 1 - len(body)):
+                body += piece
+                if len(body) > limit:
+                    raise too_large(detail)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {seconds:g} s") from None
+    return bytes(body)
+
+
 async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise Invalid("request body is too large")
-    raw = await request.content.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise Invalid("request body is too large")
+    raw = await read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(raw or b"null")
     except ValueError:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from api.parsing import path_uuid
+from api.parsing import path_uuid, read_body
 from api.spec import Operation
 from ingest.adapter import Delivery
 from ingest.receive import accept_delivery
 from recstore.appkeys import services_key
-from recstore.errors import Forbidden, PayloadTooLarge, RecstoreError
+from recstore.errors import Forbidden, RecstoreError
 from recstore.settings import Settings
 
 MAX_DELIVERY_BYTES = 256 * 1024  # callbacks are a few KB; audio is fetched, never posted
@@ -23,15 +23,6 @@ def public_url(request: web.Request, settings: Settings) -> str:
     return f"{request.scheme}://{request.host}{request.raw_path}"
 
 
-async def _read(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_DELIVERY_BYTES:
-        raise PayloadTooLarge(f"a callback is at most {MAX_DELIVERY_BYTES} bytes")
-    body = await request.content.read(MAX_DELIVERY_BYTES + 1)
-    if len(body) > MAX_DELIVERY_BYTES:
-        raise PayloadTooLarge(f"a callback is at most {MAX_DELIVERY_BYTES} bytes")
-    return body
-
-
 async def _receive(request: web.Request, provider: str) -> web.Response:
     svc = request.app[services_key]
     try:
@@ -40,7 +31,7 @@ async def _receive(request: web.Request, provider: str) -> web.Response:
         except RecstoreError:
             raise Forbidden("signature does not match") from None
         delivery = Delivery(public_url(request, svc.settings), request.headers,
-                            await _read(request), request.query)
+                            await read_body(request, MAX_DELIVERY_BYTES), request.query)
         await accept_delivery(svc, provider, customer_id, delivery)
     except RecstoreError as exc:
         if isinstance(exc, Forbidden):

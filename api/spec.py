@@ -20,8 +20,9 @@ PROBLEM_SCHEMA = {
                    "status": {"type": "integer"}, "detail": {"type": "string"}},
 }
 _ERROR_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-               409: "Conflict", 413: "Payload too large", 415: "Unsupported media type",
-               416: "Range not satisfiable", 422: "Unprocessable content",
+               408: "Request timeout", 409: "Conflict", 413: "Payload too large",
+               415: "Unsupported media type", 416: "Range not satisfiable",
+               422: "Unprocessable content",
                429: "Too many requests", 503: "Unavailable"}
 
 
@@ -99,6 +100,8 @@ def build_openapi(operations: Sequence[Operation], *, version: str) -> dict[str,
         for status, text in op.extra_responses.items():
             entry["responses"][str(status)] = {"description": text}
         errors = set(op.errors) | ({401, 403} if op.roles is not None else set())
+        if "requestBody" in entry:
+            errors |= {408, 413}  # a body too slow or too large (api/parsing.read_body)
         for status in sorted(errors):
             entry["responses"][str(status)] = {
                 "description": _ERROR_TEXT.get(status, "Error"),

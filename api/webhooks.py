@@ -7,6 +7,8 @@ its answer instead of `100 Continue` and never sends the body at all.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 from aiohttp import HttpVersion11, web
@@ -15,10 +17,12 @@ from api.models import UploadCreated
 from api.problem import problem, problem_for_error
 from ingest.upload import PROVIDER, AuthenticatedUpload, authenticate, receive_upload
 from recstore.appkeys import services_key
-from recstore.errors import PayloadTooLarge, RecstoreError, Unauthorized
+from recstore.errors import PayloadTooLarge, RecstoreError, RequestTimeout, Unauthorized
 from recstore.services import Services
 
 UPLOAD_PIECE = 64 * 1024
+# A sender that stops sending mid-body is dropped (its half-stored object removed) after this.
+UPLOAD_IDLE_SECONDS = 30.0
 _authenticated_key = web.RequestKey("upload_authenticated", AuthenticatedUpload)
 
 
@@ -63,11 +67,23 @@ async def upload_expect(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    while True:
+        try:
+            async with asyncio.timeout(UPLOAD_IDLE_SECONDS):
+                piece = await request.content.read(UPLOAD_PIECE)
+        except TimeoutError:
+            raise RequestTimeout(f"no body bytes for {UPLOAD_IDLE_SECONDS:g} s") from None
+        if not piece:
+            return
+        yield piece
+
+
 async def upload_webhook(request: web.Request) -> web.Response:
     svc = request.app[services_key]
     upload = await _authenticate(request)
     try:
-        result = await receive_upload(svc, upload, request.content.iter_chunked(UPLOAD_PIECE))
+        result = await receive_upload(svc, upload, _body(request))
     except RecstoreError as exc:
         _refused(svc, exc)
         raise

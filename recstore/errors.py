@@ -27,6 +27,11 @@ class NotFound(RecstoreError):
     title = "Not found"
 
 
+class RequestTimeout(RecstoreError):
+    status = 408
+    title = "Request timeout"
+
+
 class Conflict(RecstoreError):
     status = 409
     title = "Conflict"
