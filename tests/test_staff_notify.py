@@ -29,6 +29,9 @@ REASON, TICKET = "caller says Anna Svensson hung up", "SUP-777"
 async def asked(client: Any, services: Services) -> tuple[Tenant, UUID, str]:
     """A customer whose recording support has asked to hear: one notice is waiting."""
     tenant = await make_tenant(services)
+    # These tests count staff-access notices only (new-recording ones: test_portal_notify.py).
+    await services.pool.execute("UPDATE customers SET notify_new_recordings = false"
+                                " WHERE id = $1", tenant.customer_id)
     recording_id = (await (await upload(client, tenant, wav(1.0))).json())["id"]
     staff = await make_staff(services)
     response = await client.post("/staff/v1/access-requests", headers=token_headers(
@@ -106,7 +109,7 @@ async def test_smtp_channel_mails_the_customer_admins(services: Services, asked:
     settings = notify.NotifySettings(channel="smtp", smtp_host="127.0.0.1", smtp_port=port,
                                      smtp_starttls=False, smtp_from="support@recstore.example")
     async with server:
-        assert await notify.deliver_due(services.pool, SmtpNotifier(settings)) == 1
+        assert await notify.deliver_due(services.pool, SmtpNotifier(settings, services.keys)) == 1
     (message,) = fake.messages
     assert message["To"] == tenant.admin_email  # admins only, not every user
     request_id = await services.pool.fetchval("SELECT id FROM access_requests")

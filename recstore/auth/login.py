@@ -36,6 +36,14 @@ async def login(conn: Connection, tokens: TokenService, keys: KeyService, email:
                 password: str, *, client: str) -> str:
     """A token for the right password; Unauthorized otherwise, TooManyRequests while the
     account or the client address is throttled (checked before the password is)."""
+    found = await check_credentials(conn, keys, email, password, client=client)
+    return tokens.issue(found.user_id, found.role, found.customer_id)
+
+
+async def check_credentials(conn: Connection, keys: KeyService, email: str, password: str, *,
+                            client: str) -> Principal:
+    """The one password check, throttled and audited, behind the API's login and the
+    portal's sign-in alike."""
     now = datetime.now(UTC)
     buckets = await login_throttle.buckets_for(conn, keys, email, client)
     await login_throttle.reserve(conn, buckets, now)
@@ -53,7 +61,7 @@ async def login(conn: Connection, tokens: TokenService, keys: KeyService, email:
                                actor_id=row["id"], action="login.failed")
         raise Unauthorized("invalid email or password")
     await login_throttle.succeeded(conn, buckets, now)
-    return tokens.issue(row["id"], row["role"], row["customer_id"])
+    return Principal(row["id"], row["role"], row["customer_id"])
 
 
 async def _provision_external(conn: Connection, claims: Claims) -> None:
@@ -77,16 +85,17 @@ async def principal_for(conn: Connection, claims: Claims) -> Principal:
     if claims.external:
         await _provision_external(conn, claims)
     row = await conn.fetchrow(
-        "SELECT u.role, u.customer_id, u.disabled_at, c.erased_at, c.tokens_valid_after"
+        "SELECT u.role, u.customer_id, u.disabled_at, c.erased_at, c.tokens_valid_after,"
+        " u.tokens_valid_after AS user_valid_after"
         " FROM users u LEFT JOIN customers c ON c.id = u.customer_id WHERE u.id = $1",
         claims.user_id,
     )
     if row is None or row["role"] != claims.role or row["customer_id"] != claims.customer_id:
         raise Unauthorized("invalid token")
-    valid_after = row["tokens_valid_after"]
-    if (row["disabled_at"] is not None or row["erased_at"] is not None
-            or (valid_after is not None
-                and datetime.fromtimestamp(claims.issued_at, UTC) < valid_after)):
+    issued = datetime.fromtimestamp(claims.issued_at, UTC)
+    revoked = any(after is not None and issued < after
+                  for after in (row["tokens_valid_after"], row["user_valid_after"]))
+    if row["disabled_at"] is not None or row["erased_at"] is not None or revoked:
         if row["customer_id"] is not None:
             await audit.append(conn, row["customer_id"], actor_type="customer",
                                actor_id=claims.user_id, action="access.denied.token_revoked")

@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from recstore.db import Connection, Pool
 
 log = logging.getLogger("recstore.notify")
-NoticeKind = Literal["access_request.created", "grant.used"]
+NoticeKind = Literal["access_request.created", "grant.used", "recording.stored"]
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
 

@@ -12,10 +12,17 @@ import smtplib
 import ssl
 import time
 from email.message import EmailMessage
+from typing import Any
 from uuid import UUID
 
 import aiohttp
 
+from recstore.consent.new_recording import (
+    RecordingFacts,
+    new_recording_text,
+    recording_facts,
+    recording_link,
+)
 from recstore.consent.notify import LogNotifier, Notice, Notifier, NotifySettings
 from recstore.db import Connection
 from recstore.errors import Invalid, NotFound
@@ -28,9 +35,12 @@ _SUBJECTS = {
 }
 
 
-def message_text(notice: Notice, portal_url: str | None) -> tuple[str, str]:
+def message_text(notice: Notice, portal_url: str | None,
+                 recording: RecordingFacts | None = None) -> tuple[str, str]:
     """Subject and body: ids and what to do, nothing a mailbox should not hold."""
     where = f" at {portal_url}" if portal_url else ""
+    if notice.kind == "recording.stored":
+        return new_recording_text(notice, portal_url, recording)
     if notice.kind == "access_request.created":
         body = (f"A support engineer asked for access to recordings (request {notice.request_id})."
                 f"\nApprove or deny it under Access requests{where}. Unanswered requests"
@@ -43,18 +53,24 @@ def message_text(notice: Notice, portal_url: str | None) -> tuple[str, str]:
 
 
 class SmtpNotifier:
-    def __init__(self, settings: NotifySettings) -> None:
+    def __init__(self, settings: NotifySettings, keys: KeyService) -> None:
         if not settings.smtp_host:
             raise Invalid("RECSTORE_NOTIFY_SMTP_HOST is required for the smtp channel")
-        self._settings = settings
+        self._settings, self._keys = settings, keys
 
     async def send(self, conn: Connection, notice: Notice) -> None:
+        # News of a recording is for everyone who listens; staff-access news for admins.
+        roles = (["customer_admin", "customer_user"] if notice.kind == "recording.stored"
+                 else ["customer_admin"])
         rows = await conn.fetch(
-            "SELECT email FROM users WHERE customer_id = $1 AND role = 'customer_admin'"
-            " AND disabled_at IS NULL AND email IS NOT NULL", notice.customer_id)
+            "SELECT email FROM users WHERE customer_id = $1 AND role = ANY($2::text[])"
+            " AND disabled_at IS NULL AND email IS NOT NULL", notice.customer_id, roles)
         if not rows:
             return
-        subject, body = message_text(notice, self._settings.portal_url)
+        facts = await recording_facts(conn, self._keys, notice)
+        if notice.kind == "recording.stored" and facts is None:
+            return  # deleted before the notice went out: nothing to tell
+        subject, body = message_text(notice, self._settings.portal_url, facts)
         message = EmailMessage()
         message["From"] = self._settings.smtp_from
         message["To"] = ", ".join(row["email"] for row in rows)
@@ -94,7 +110,13 @@ class WebhookNotifier:
             return
         secret = self._keys.unwrap_secret(notice.customer_id, _PURPOSE,
                                           bytes(row["secret_wrapped"])).decode()
-        body = json.dumps(webhook_payload(notice)).encode()
+        payload: dict[str, Any] = webhook_payload(notice)
+        if notice.kind == "recording.stored":
+            facts = await recording_facts(conn, self._keys, notice)
+            if facts is None:
+                return
+            payload.update(facts.payload(recording_link(self._settings.portal_url, notice)))
+        body = json.dumps(payload).encode()
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", "X-Recstore-Timestamp": str(timestamp),
                    "X-Recstore-Signature": sign(secret, timestamp, body)}
@@ -133,7 +155,7 @@ async def set_webhook(conn: Connection, keys: KeyService, customer_id: UUID, url
 
 def notifier_for(settings: NotifySettings, keys: KeyService) -> Notifier:
     if settings.channel == "smtp":
-        return SmtpNotifier(settings)
+        return SmtpNotifier(settings, keys)
     if settings.channel == "webhook":
         return WebhookNotifier(settings, keys)
     return LogNotifier()

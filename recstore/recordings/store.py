@@ -27,6 +27,7 @@ from crypto import (
 )
 from recstore import audit
 from recstore.accounts.customers import customer_row, customer_secrets
+from recstore.consent import notify
 from recstore.db import Pool
 from recstore.errors import Invalid, PayloadTooLarge
 from recstore.keys import KeyService
@@ -205,6 +206,9 @@ async def store_recording(
             await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
             await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,
                                action="recording.stored", recording_id=recording_id)
+            if customer["notify_new_recordings"]:
+                await notify.enqueue(conn, incoming.customer_id, "recording.stored",
+                                     recording_id=recording_id)
     except asyncpg.UniqueViolationError:
         # The same provider recording was stored concurrently: keep the first copy only.
         await discard(pool, store, key)

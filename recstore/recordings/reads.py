@@ -1,0 +1,27 @@
+"""Per-user read state of recordings: a recording is unread for a user until they open it."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from recstore.db import Connection
+
+
+async def mark_read(conn: Connection, user_id: UUID, customer_id: UUID, recording_id: UUID) -> None:
+    await conn.execute(
+        "INSERT INTO recording_reads (user_id, recording_id, customer_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING", user_id, recording_id, customer_id)
+
+
+async def read_among(conn: Connection, user_id: UUID, recording_ids: list[UUID]) -> set[UUID]:
+    rows = await conn.fetch("SELECT recording_id FROM recording_reads WHERE user_id = $1"
+                            " AND recording_id = ANY($2::uuid[])", user_id, recording_ids)
+    return {row["recording_id"] for row in rows}
+
+
+async def unread_count(conn: Connection, user_id: UUID, customer_id: UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM recordings r WHERE r.customer_id = $1 AND r.shredded_at IS NULL"
+        " AND r.expires_at > now() AND NOT EXISTS (SELECT 1 FROM recording_reads x"
+        " WHERE x.user_id = $2 AND x.recording_id = r.id)", customer_id, user_id)
+    return count
