@@ -17,6 +17,7 @@ from recstore.accounts.customers import customer_row, customer_secrets
 from recstore.appkeys import services_key, streaming_started_key
 from recstore.errors import Invalid
 from recstore.object_store import ObjectStoreError
+from recstore.recordings.audio import extension_for
 from recstore.recordings.read import (
     AudioSlice,
     KeyPairCache,
@@ -64,6 +65,12 @@ async def get_recording(request: web.Request) -> web.Response:
 
 
 async def get_audio(request: web.Request) -> web.StreamResponse:
+    return await send_customer_audio(request)
+
+
+async def send_customer_audio(request: web.Request, *, download: bool = False
+                              ) -> web.StreamResponse:
+    """The customer's audio, for the API and the portal alike (`download`: as a named file)."""
     svc, who = request.app[services_key], customer_of(request)
     recording_id = path_uuid(request, "id")
     customer_id = who.customer_id
@@ -79,11 +86,12 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
             await audit.append(conn, customer_id, actor_type="customer", actor_id=who.user_id,
                                action="recording.audio_read", recording_id=recording_id)
 
+    filename = download_name(row) if download else None
     # Written while the first piece is fetched, but always before the status line.
     entry = asyncio.ensure_future(audited())
     try:
         return await stream_audio(request, svc, row, None, chosen, data_key=data_key,
-                                  before_first_byte=entry)
+                                  before_first_byte=entry, filename=filename)
     except ObjectStoreError:
         async with svc.pool.acquire() as conn:  # deleted meanwhile: 404, not an outage
             await live_row(conn, customer_id, recording_id)
@@ -97,6 +105,12 @@ async def delete_recording(request: web.Request) -> web.Response:
     assert who.customer_id is not None
     await erase_recording(svc.pool, svc.store, who.customer_id, recording_id, who.user_id)
     return web.Response(status=204)
+
+
+def download_name(row: asyncpg.Record) -> str:
+    """Kind and time, no caller: file names end up in download folders and sync services."""
+    return (f"recstore-{row['kind']}-{row['recorded_at']:%Y%m%d-%H%M%S}"
+            f".{extension_for(row['content_type'])}")
 
 
 def requested_range(request: web.Request) -> slice | None:
@@ -116,10 +130,13 @@ async def stream_audio(
     *,
     data_key: bytes | None = None,
     before_first_byte: asyncio.Future[None] | None = None,
+    filename: str | None = None,
 ) -> web.StreamResponse:
     """`before_first_byte` (the access-log entry) runs alongside the first read and is
     awaited before the status line: no byte leaves unless it was written."""
     response = web.StreamResponse(status=206 if chosen.partial else 200)
+    if filename is not None:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.content_type = row["content_type"]
     response.content_length = chosen.length
     response.headers["Accept-Ranges"] = "bytes"

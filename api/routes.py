@@ -14,6 +14,7 @@ from api.models import (
     UploadCreated,
 )
 from api.openapi_models import OpenApiDocument
+from api.portal.routes import PORTAL_ROUTES, PortalRoute
 from api.provider_webhooks import PROVIDER_OPERATIONS
 from api.rights_routes import RIGHTS_OPERATIONS
 from api.security import CUSTOMER_ROLES
@@ -48,3 +49,6 @@ OPERATIONS: list[Operation] = [
     *STAFF_ACCESS_OPERATIONS,
     *RIGHTS_OPERATIONS,
 ]
+
+# The portal's HTML pages (cookie session, CSRF): not part of the OpenAPI document.
+PORTAL: list[PortalRoute] = PORTAL_ROUTES

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api import hardening
+from api.portal import setup as portal
 from api.problem import problem_middleware
-from api.routes import OPERATIONS
+from api.routes import OPERATIONS, PORTAL
 from api.security import requires
 from api.spec import Operation, build_openapi
 from recstore import __version__
@@ -54,5 +55,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
         app.cleanup_ctx.append(resources)
     _add_routes(app, [op for op in OPERATIONS if only is None or op.path in only])
+    if only is None:
+        portal.install(app, PORTAL)
     hardening.install(app)
     return app

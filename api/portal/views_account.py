@@ -1,0 +1,129 @@
+"""The account: export with progress, settings (retention, provider copies, notifications),
+users (invite, remove: customer_admin) and one's own password."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.export import export_account
+from api.parsing import path_uuid
+from api.portal.context import SESSION_COOKIE, cookie_flags
+from api.portal.forms import checkbox, field
+from api.portal.render import finish, page
+from api.security import CUSTOMER_ADMIN, customer_of, principal
+from recstore.accounts import users
+from recstore.appkeys import services_key
+from recstore.auth import sessions
+from recstore.consent import notify_prefs
+from recstore.errors import Invalid, RecstoreError
+from recstore.rights import settings as account_settings
+
+
+def _see_other(request: web.Request, location: str) -> web.Response:
+    response = web.Response(status=303, headers={"Location": location})
+    finish(request, response)
+    return response
+
+
+async def export_page(request: web.Request) -> web.Response:
+    svc, who = request.app[services_key], customer_of(request)
+    count, size = await svc.pool.fetchrow(
+        "SELECT count(*), coalesce(sum(size_bytes), 0) FROM recordings WHERE customer_id = $1"
+        " AND shredded_at IS NULL AND expires_at > now()", who.customer_id)
+    return page(request, "export.html", {"section": "export", "count": count,
+                                         "size_bytes": int(size)})
+
+
+async def export_download(request: web.Request) -> web.StreamResponse:
+    return await export_account(request)
+
+
+async def settings_page(request: web.Request, *, error: str | None = None,
+                        status: int = 200) -> web.Response:
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        found = await account_settings.get_settings(conn, who.customer_id)
+        prefs = await notify_prefs.get_prefs(conn, who.customer_id)
+    return page(request, "settings.html", {
+        "section": "settings", "settings": found, "prefs": prefs, "error": error,
+        "saved": request.query.get("saved") == "1",
+        "can_edit": who.role in CUSTOMER_ADMIN}, status=status)
+
+
+async def settings_submit(request: web.Request) -> web.StreamResponse:
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    try:
+        retention = int(field(request, "retention_days", max_length=3))
+    except ValueError:
+        retention = 0
+    if not 1 <= retention <= 90:
+        return await settings_page(request, error="Retention must be from 1 to 90 days.",
+                                   status=422)
+    await account_settings.update_settings(
+        svc.pool, svc.store, who.customer_id, who.user_id, retention_days=retention,
+        delete_provider_copy=checkbox(request, "delete_provider_copy"))
+    async with svc.pool.acquire() as conn:
+        await notify_prefs.set_prefs(conn, who.customer_id, who.user_id, notify_prefs.NotifyPrefs(
+            checkbox(request, "notify_new_recordings"), checkbox(request, "notify_include_caller")))
+    return _see_other(request, "/settings?saved=1")
+
+
+async def users_page(request: web.Request, *, invited: users.Invitation | None = None,
+                     invited_email: str | None = None, error: str | None = None,
+                     status: int = 200) -> web.Response:
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        listed = await users.list_users(conn, who.customer_id)
+    return page(request, "users.html", {
+        "section": "users", "users": listed, "invited": invited, "invited_email": invited_email,
+        "error": error, "removed": request.query.get("removed") == "1"}, status=status)
+
+
+async def invite(request: web.Request) -> web.StreamResponse:
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    email = field(request, "email", max_length=254)
+    try:
+        async with svc.pool.acquire() as conn:
+            made = await users.invite(conn, who.customer_id, email=email,
+                                      role=field(request, "role", max_length=20),
+                                      invited_by=who.user_id)
+    except RecstoreError as exc:
+        return await users_page(request, error=exc.detail, status=exc.status)
+    # Shown once, never stored in clear: the colleague must replace it at first sign-in.
+    return await users_page(request, invited=made, invited_email=email.strip().lower())
+
+
+async def remove_user(request: web.Request) -> web.StreamResponse:
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        await users.remove(conn, who.customer_id, path_uuid(request, "id"), removed_by=who.user_id)
+    return _see_other(request, "/users?removed=1")
+
+
+async def password_page(request: web.Request, *, error: str | None = None,
+                        status: int = 200) -> web.Response:
+    return page(request, "password.html", {"section": "password", "error": error,
+                                           "changed": request.query.get("changed") == "1"},
+                status=status)
+
+
+async def password_submit(request: web.Request) -> web.StreamResponse:
+    svc, who = request.app[services_key], principal(request)  # staff change theirs here too
+    new = field(request, "new_password", max_length=1000)
+    if new != field(request, "repeat_password", max_length=1000):
+        return await password_page(request, error="The two new passwords differ.", status=422)
+    try:
+        async with svc.pool.acquire() as conn:
+            await users.change_password(conn, who.user_id,
+                                        current=field(request, "current_password"), new=new)
+            token = await sessions.start(conn, who)  # every other session has just ended
+    except (Invalid, RecstoreError) as exc:
+        return await password_page(request, error=exc.detail, status=exc.status)
+    response = _see_other(request, "/account/password?changed=1")
+    response.set_cookie(SESSION_COOKIE, token, **cookie_flags(request))  # type: ignore[arg-type]
+    return response
