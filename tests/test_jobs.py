@@ -87,13 +87,22 @@ async def test_enqueue_fails_loudly_instead_of_hanging_when_the_database_is_gone
             provider_recording_id=f"RE{i:032x}", public={}, private={}) for i in range(5))), 5)
 
 
+async def _lapse_leases(services: Services) -> None:
+    """What time does to a dead worker's lease, without waiting for it."""
+    await services.pool.execute(
+        "UPDATE ingest_jobs SET lease_until = now() - interval '1 s',"
+        " run_after = now() - interval '1 s' WHERE status = 'running'")
+
+
 async def test_an_expired_lease_comes_back_and_the_old_holder_is_fenced_off(
         services: Services, tenant: Tenant) -> None:
     await _enqueue(services, tenant.customer_id, 1)
     first, second = uuid.uuid4(), uuid.uuid4()
-    [job] = await jobs.claim(services.pool, first, limit=1, lease_seconds=0.2)
+    [job] = await jobs.claim(services.pool, first, limit=1, lease_seconds=30)
     assert await jobs.claim(services.pool, second, limit=1, lease_seconds=30) == []
-    await asyncio.sleep(0.3)
+    # The holder dies: its lease runs out (moved into the past, not waited for, so a slow
+    # machine can neither lapse the lease early nor make the test wait).
+    await _lapse_leases(services)
     [again] = await jobs.claim(services.pool, second, limit=1, lease_seconds=30)
     assert (again.id, again.attempts) == (job.id, 2)
     assert not await jobs.renew(services.pool, job.id, first, 30)
@@ -107,8 +116,8 @@ async def test_a_job_whose_leases_keep_expiring_ends_dead(
     await _enqueue(services, tenant.customer_id, 1)
     worker = Worker(services, fast_settings(max_attempts=2))
     for _ in range(2):  # two workers die holding it
-        await jobs.claim(services.pool, uuid.uuid4(), limit=1, lease_seconds=0.01)
-        await asyncio.sleep(0.05)
+        await jobs.claim(services.pool, uuid.uuid4(), limit=1, lease_seconds=30)
+        await _lapse_leases(services)
     [job] = await jobs.claim(services.pool, worker.id, limit=1, lease_seconds=30)
     assert await worker.process(job) == "dead"
     [row] = await job_rows(services)
