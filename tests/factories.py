@@ -9,12 +9,36 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import ingest.receive
+import ingest.upload
 from ingest.upload_signature import sign
 from recstore.accounts.customers import create_customer, create_staff, create_user
 from recstore.devstack.demo import synthetic_voicemail
 from recstore.services import Services
 
 PASSWORD = "correct horse battery staple"
+
+
+class _StoppedTime:
+    """The `time` module as the webhook code sees it, with time.time() stopped."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return float(self.at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def stop_webhook_clock(monkeypatch: Any) -> int:
+    """Stop the clock the webhooks check signature timestamps against, at a whole second, and
+    return it: a timestamp 301 s off is then 301 s off however long the request takes."""
+    stopped = _StoppedTime(int(time.time()))
+    for module in (ingest.upload, ingest.receive):
+        monkeypatch.setattr(module, "time", stopped)
+    return stopped.at
 
 
 @dataclass

@@ -4,7 +4,6 @@ media from presigned links on a fake Telnyx (renewed through the API once expire
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ from provider_fakes import (
     telnyx_public_key,
 )
 
-from factories import Tenant, bearer, counts, login, wav
+from factories import Tenant, bearer, counts, login, stop_webhook_clock, wav
 from recstore.services import Services
 
 AUDIO = wav(1.0)
@@ -91,7 +90,8 @@ async def test_numbers_sent_in_the_event_are_used_without_asking_the_api(
                                   "unknown-customer"])
 async def test_bad_signatures_are_403_and_queue_nothing(
         client: Any, services: Services, configured: Tenant, fake: FakeProvider,
-        case: str) -> None:
+        case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = stop_webhook_clock(monkeypatch)
     event = telnyx_event(media(fake), RECORDING_ID)
     body = json.dumps(event).encode()
     path = f"/webhooks/telnyx/{configured.customer_id}"
@@ -101,9 +101,9 @@ async def test_bad_signatures_are_403_and_queue_nothing(
     elif case == "tampered":
         body = body.replace(b"single", b"dual")
     elif case == "stale":
-        headers = telnyx_headers(KEY, body, timestamp=int(time.time()) - 301)
+        headers = telnyx_headers(KEY, body, timestamp=now - 301)
     elif case == "future":
-        headers = telnyx_headers(KEY, body, timestamp=int(time.time()) + 301)
+        headers = telnyx_headers(KEY, body, timestamp=now + 301)
     elif case == "unsigned":
         headers = {"Content-Type": "application/json"}
     else:

@@ -3,12 +3,21 @@ each refusal leaving no object and no row behind."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
-from factories import Tenant, bearer, counts, login, make_tenant, upload, upload_headers, wav
+from factories import (
+    Tenant,
+    bearer,
+    counts,
+    login,
+    make_tenant,
+    stop_webhook_clock,
+    upload,
+    upload_headers,
+    wav,
+)
 from recstore.services import Services
 
 
@@ -66,7 +75,9 @@ async def test_replayed_request_without_key_stores_nothing_twice(
 
 @pytest.mark.parametrize("tamper", ["signature", "secret", "body", "missing", "stale", "future"])
 async def test_bad_signatures_get_401_and_store_nothing(
-        client: Any, services: Services, tenant: Tenant, tamper: str) -> None:
+        client: Any, services: Services, tenant: Tenant, tamper: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    now = stop_webhook_clock(monkeypatch)
     body = wav()
     headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body)
     if tamper == "signature":
@@ -80,7 +91,7 @@ async def test_bad_signatures_get_401_and_store_nothing(
     else:
         offset = -301 if tamper == "stale" else 301
         headers = upload_headers(tenant.webhook_secret, tenant.customer_id, body,
-                                 timestamp=int(time.time()) + offset)
+                                 timestamp=now + offset)
     response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=body,
                                  headers=headers)
     assert response.status == 401
