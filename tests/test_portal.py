@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal_helpers import csrf_of, form_post, sign_in, store_voicemail
-
 from factories import PASSWORD, audit_actions, make_staff
+from portal_helpers import csrf_of, form_post, sign_in, store_voicemail
 from recstore.services import Services
 
 SESSION = "recstore_session"

@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 from aiohttp import web
-from portal_helpers import store_voicemail
 from test_staff_notify import FakeSmtp
 
 from factories import Tenant
+from portal_helpers import store_voicemail
 from recstore.consent import notify
 from recstore.consent.notify_channels import SmtpNotifier, WebhookNotifier, set_webhook
 from recstore.services import Services
