@@ -62,4 +62,8 @@ async def run_checks(settings: Settings) -> dict[str, Any]:
     ensure_ffmpeg_on_path()
     tools = {tool: shutil.which(tool) for tool in ("ffmpeg", "ffprobe")}
     checks["ffmpeg"] = {"ok": all(tools.values()), **tools}
-    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
+
+    from recstore.tls.report import link_report
+
+    links, checks["tls"] = await link_report(settings)
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks, "links": links}

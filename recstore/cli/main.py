@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", default="./.recstore")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--tls", action="store_true",
+                    help="HTTPS only, S3 and PostgreSQL over TLS, all verified against a local CA "
+                         "made under the data dir")
     up.add_argument("--demo", action="store_true",
                     help="seed a demo customer, login and voicemails into an empty data dir")
     command("serve", cmd_serve, "API and webhooks (production)")

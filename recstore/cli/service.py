@@ -64,5 +64,5 @@ async def cmd_up(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.devstack.up import run_up
 
     await run_up(Path(args.data_dir).resolve(), host=args.host, port=args.port,
-                 as_json=args.json, demo=args.demo)
+                 as_json=args.json, demo=args.demo, tls=args.tls)
     return {}

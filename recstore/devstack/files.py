@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from crypto import MasterKeyring
 from recstore.auth.tokens import generate_private_key_file
@@ -77,6 +78,12 @@ def settings_for(data_dir: Path, runtime: dict[str, Any], **overrides: Any) -> S
         "epoch_keys_file": paths["epochs"],
         "jwt_private_key_file": paths["jwt"],
     }
+    if runtime.get("url"):  # where `up` listens (doctor reports that link)
+        listening = urlsplit(runtime["url"])
+        values.update(host=listening.hostname, port=listening.port)
+    for name in ("s3_ca_file", "tls_cert_file", "tls_key_file"):  # set by `up --tls`
+        if runtime.get(name):
+            values[name] = runtime[name]
     values.update(overrides)
     # Embedded settings ignore the process environment so a stray RECSTORE_* cannot mix stacks.
     return Settings.model_validate(values)

@@ -29,8 +29,9 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import psutil
@@ -42,6 +43,9 @@ from recstore.devstack.processes import (
     unlink_quietly,
     wait_until,
 )
+
+if TYPE_CHECKING:
+    from recstore.devstack.postgres_tls import PostgresTLS
 
 LOG = logging.getLogger("recstore.embedded")
 
@@ -85,9 +89,13 @@ def find_postmaster(pg_dir: Path) -> psutil.Process | None:
 
 
 class EmbeddedPostgres:
-    def __init__(self, pg_dir: Path, log_link: Path) -> None:
+    def __init__(self, pg_dir: Path, log_link: Path,
+                 tls: Callable[[Path], PostgresTLS] | None = None) -> None:
+        """``tls`` places the TLS files in the cluster dir and says how to start it: the cluster
+        is then run by `recstore.devstack.postgres_tls` (pgserver's build has no OpenSSL)."""
         self.pg_dir = pg_dir
         self.log_link = log_link
+        self._tls_setup = tls
         self._server: Any = None
         self._proc: psutil.Process | None = None
         self._attempted = False
@@ -102,6 +110,14 @@ class EmbeddedPostgres:
     def start(self, deadline: float) -> str:
         """Start (or adopt) the server and return an asyncpg DSN for database "postgres"."""
         self._attempted = True
+        if self._tls_setup is not None:
+            from recstore.devstack.postgres_tls import start_with_tls
+
+            if (self.pg_dir / "PG_VERSION").exists():
+                self._clear_stale_lock_files()
+            self._proc, dsn = start_with_tls(self.pg_dir, self._tls_setup, deadline)
+            self._link_log()
+            return dsn
         if (self.pg_dir / "PG_VERSION").exists():
             self._clear_stale_lock_files()
             self._ensure_conf()

@@ -174,8 +174,11 @@ def _bindable(port: int) -> bool:
 
 class EmbeddedS3:
     def __init__(self, s3_dir: Path, log_path: Path, access_key: str, secret_key: str, *,
-                 binary: Path | None = None) -> None:
+                 binary: Path | None = None,
+                 tls: tuple[Path, Path, Path] | None = None) -> None:
+        """``tls``: (certificate, key, CA) makes the S3 port HTTPS only, checked against the CA."""
         self.s3_dir = s3_dir
+        self._tls = tls
         self.log_path = log_path
         self._access_key = access_key
         self._secret_key = secret_key
@@ -206,7 +209,8 @@ class EmbeddedS3:
         for attempt in range(1, _PORT_ATTEMPTS + 1):
             self._ports = PortReservation.take(rng, preferred)
             self._spawn(binary, self._ports.ports)
-            endpoint = f"http://127.0.0.1:{self._ports.ports['s3']}"
+            scheme = "https" if self._tls else "http"
+            endpoint = f"{scheme}://127.0.0.1:{self._ports.ports['s3']}"
             if self._wait_ready(deadline):
                 self._save_ports(self._ports.ports)
                 return endpoint
@@ -268,6 +272,8 @@ class EmbeddedS3:
                *(f"-{name}.port={port}" for name, port in ports.items()),
                "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
                "-volume.preStopSeconds=0"]
+        if self._tls is not None:  # without -s3.port.https the S3 port itself serves TLS only
+            cmd += [f"-s3.cert.file={self._tls[0]}", f"-s3.key.file={self._tls[1]}"]
         for name in ("filer", "s3"):
             path = self.s3_dir / f"{name}.sock"
             if len(os.fsencode(path)) < _SOCKET_PATH_MAX:
@@ -294,9 +300,12 @@ class EmbeddedS3:
 
     def _wait_ready(self, deadline: float) -> bool:
         assert self._proc is not None and self._ports is not None
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=0.5, read=3.0), retries=False)
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=0.5, read=3.0), retries=False,
+                                   cert_reqs="CERT_REQUIRED",
+                                   ca_certs=str(self._tls[2]) if self._tls else None)
         client = Minio(f"127.0.0.1:{self._ports.ports['s3']}", access_key=self._access_key,
-                       secret_key=self._secret_key, secure=False, region="us-east-1", http_client=http)
+                       secret_key=self._secret_key, secure=self._tls is not None,
+                       region="us-east-1", http_client=http)
         try:
             while self._proc.poll() is None and time.monotonic() < deadline:
                 try:

@@ -70,6 +70,7 @@ class StackInfo:
     s3_endpoint: str  # "http://127.0.0.1:<port>"
     s3_access_key: str
     s3_secret_key: str = field(repr=False)
+    ca_file: Path | None = None  # with tls: the local CA both servers' certificates chain to
 
     @property
     def app_database_url(self) -> str:
@@ -80,8 +81,11 @@ class StackInfo:
 class EmbeddedStack:
     """Real PostgreSQL (pgserver) + real S3 (weed mini) under data_dir; loopback only."""
 
-    def __init__(self, data_dir: Path, *, weed_binary: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, *, weed_binary: Path | None = None, tls: bool = False) -> None:
+        """``tls``: both servers speak TLS only, with certificates of a local CA under
+        ``data_dir/tls`` (see `recstore.devstack.tls`); PostgreSQL then listens on loopback TCP."""
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.tls = tls
         self._weed_binary = weed_binary
         self._pg: EmbeddedPostgres | None = None
         self._s3: EmbeddedS3 | None = None
@@ -128,19 +132,28 @@ class EmbeddedStack:
             if not self._atexit_registered:
                 atexit.register(self._stop_at_exit)
                 self._atexit_registered = True
-            self._pg = EmbeddedPostgres(self.data_dir / "pg", self.data_dir / "logs" / "postgres.log")
+            stack_tls = None
+            if self.tls:
+                from recstore.devstack.tls import ensure_stack_tls
+
+                stack_tls = ensure_stack_tls(self.data_dir)
+            self._pg = EmbeddedPostgres(self.data_dir / "pg", self.data_dir / "logs" / "postgres.log",
+                                        tls=stack_tls.postgres if stack_tls else None)
             database_url = self._pg.start(deadline)
             # pgserver running as root grants o+rx on the data dir's ancestors so its `pgserver`
             # user can reach pg/; keep only traversal for others, or nothing when not needed.
             pg_owner = (self.data_dir / "pg").stat().st_uid
             self.data_dir.chmod(0o700 if pg_owner == os.getuid() else 0o711)
             self._s3 = EmbeddedS3(self.data_dir / "s3", self.data_dir / "logs" / "weed.log",
-                                  access_key, secret_key, binary=self._weed_binary)
+                                  access_key, secret_key, binary=self._weed_binary,
+                                  tls=(stack_tls.s3.cert_file, stack_tls.s3.key_file,
+                                       stack_tls.ca.cert_file) if stack_tls else None)
             s3_endpoint = self._s3.start(deadline)
         except BaseException:
             self.stop()
             raise
-        info = StackInfo(self.data_dir, database_url, s3_endpoint, access_key, secret_key)
+        info = StackInfo(self.data_dir, database_url, s3_endpoint, access_key, secret_key,
+                         stack_tls.ca.cert_file if stack_tls else None)
         try:
             _admin(info, _CREATE_APP_ROLE)
         except BaseException:

@@ -14,11 +14,16 @@ from recstore.devstack.stack import EmbeddedStack
 from recstore.logging_setup import configure
 from recstore.runner import run_services
 from recstore.services import open_services
+from recstore.tls.policy import preflight
+from recstore.tls.server import server_tls_for
 
 log = logging.getLogger("recstore.up")
 
 
-async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: bool) -> None:
+async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: bool,
+                 tls: bool = False) -> None:
+    """``tls``: HTTPS only, and S3 and PostgreSQL over TLS verified against a local CA under
+    ``data_dir/tls`` (`recstore.devstack.tls`)."""
     configure("INFO", json=as_json)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_dev_keys(data_dir)
@@ -27,14 +32,23 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    stack = EmbeddedStack(data_dir)
+    stack = EmbeddedStack(data_dir, tls=tls)
     try:
         info = await asyncio.to_thread(stack.start)
         runtime = {"database_url": info.app_database_url,
                    "admin_database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
                    "s3_bucket": "recstore", "s3_access_key": info.s3_access_key,
                    "s3_secret_key": info.s3_secret_key, "data_dir": str(data_dir)}
+        if info.ca_file is not None:
+            from recstore.devstack.tls import ensure_stack_tls
+
+            api_cert = ensure_stack_tls(data_dir).api(host)
+            runtime.update({"ca_file": str(info.ca_file), "s3_ca_file": str(info.ca_file),
+                            "tls_cert_file": str(api_cert.cert_file),
+                            "tls_key_file": str(api_cert.key_file)})
         settings = settings_for(data_dir, runtime, host=host, port=port, log_json=as_json)
+        server_tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file)
+        await preflight(settings, api=True, worker=True)
         await prepare_storage(settings)
         async with open_services(settings) as svc:
             demo_text = None
@@ -48,7 +62,9 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
                 if as_json:
                     print(json.dumps({"url": url, **{k: runtime[k] for k in (
                         "database_url", "admin_database_url", "s3_endpoint", "s3_bucket", "s3_access_key",
-                        "s3_secret_key", "data_dir")}}), flush=True)
+                        "s3_secret_key", "data_dir")},
+                        **({"ca_file": runtime["ca_file"]} if "ca_file" in runtime else {})}),
+                        flush=True)
                 else:
                     print(f"recstore is up at {url} (data in {data_dir}); Ctrl-C stops it.",
                           flush=True)
@@ -56,7 +72,7 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
                         print(demo_text.replace("{url}", url), flush=True)
 
             await run_services(svc, api=True, worker=True, host=host, port=port, stop=stop,
-                               on_ready=announce)
+                               on_ready=announce, tls=server_tls)
     finally:
         clear_runtime(data_dir)
         await asyncio.to_thread(stack.stop)

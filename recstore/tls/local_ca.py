@@ -73,8 +73,10 @@ def _san(host: str) -> x509.GeneralName:
 
 def make_leaf_cert(ca_key: PrivateKey, ca_cert: x509.Certificate, key: PrivateKey,
                    hosts: list[str], *, not_before: dt.datetime | None = None,
-                   not_after: dt.datetime | None = None) -> x509.Certificate:
-    """A server certificate for ``hosts`` (DNS names or IP addresses) signed by the CA."""
+                   not_after: dt.datetime | None = None, client: bool = False) -> x509.Certificate:
+    """A server certificate for ``hosts`` (DNS names or IP addresses) signed by the CA; with
+    ``client`` a client certificate whose common name is ``hosts[0]``."""
+    usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
     start = not_before or _now() - dt.timedelta(minutes=5)
     return (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
@@ -83,7 +85,7 @@ def make_leaf_cert(ca_key: PrivateKey, ca_cert: x509.Certificate, key: PrivateKe
             .not_valid_before(start).not_valid_after(not_after or start + dt.timedelta(days=LEAF_DAYS))
             .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
@@ -126,29 +128,32 @@ def ensure_ca(directory: Path, common_name: str = "recstore local CA") -> LocalC
     return LocalCA(cert_file, key_file, cert, key)
 
 
-def _leaf_is_current(cert_file: Path, ca: LocalCA, hosts: list[str]) -> bool:
+def _leaf_is_current(cert_file: Path, ca: LocalCA, hosts: list[str], client: bool) -> bool:
     try:
         cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         cert.verify_directly_issued_by(ca.cert)
     except Exception:
         return False
     return (cert.not_valid_after_utc - _now() > RENEW_BEFORE
-            and list(names) == [_san(h) for h in hosts])
+            and list(names) == [_san(h) for h in hosts]
+            and (ExtendedKeyUsageOID.CLIENT_AUTH in usage) == client)
 
 
 def ensure_leaf(ca: LocalCA, directory: Path, name: str, hosts: list[str],
-                *, owner: tuple[int, int] | None = None) -> Issued:
+                *, owner: tuple[int, int] | None = None, client: bool = False) -> Issued:
     """``<name>.pem`` and ``<name>-key.pem`` for ``hosts``, issued now unless still current.
 
     ``owner`` (uid, gid) hands the pair to the server that reads it (PostgreSQL refuses a key
     that is not its own or is readable by others)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     issued = Issued(directory / f"{name}.pem", directory / f"{name}-key.pem")
-    if not (issued.key_file.exists() and _leaf_is_current(issued.cert_file, ca, hosts)):
+    if not (issued.key_file.exists() and _leaf_is_current(issued.cert_file, ca, hosts, client)):
         key = new_key()
         write_file(issued.key_file, key_pem(key), 0o600)
-        write_file(issued.cert_file, cert_pem(make_leaf_cert(ca.key, ca.cert, key, hosts)), 0o644)
+        cert = make_leaf_cert(ca.key, ca.cert, key, hosts, client=client)
+        write_file(issued.cert_file, cert_pem(cert), 0o644)
     if owner is not None:
         for path in (issued.cert_file, issued.key_file):
             os.chown(path, *owner)
