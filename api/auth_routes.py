@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from api.models import LoginRequest, TokenResponse
 from api.parsing import parse_body
 from recstore.appkeys import services_key
-from recstore.auth.login import email_fingerprint, login
+from recstore.auth.login import login
 from recstore.errors import TooManyRequests, Unauthorized
-
-log = logging.getLogger("recstore.auth")
 
 
 async def login_handler(request: web.Request) -> web.Response:
@@ -24,11 +20,9 @@ async def login_handler(request: web.Request) -> web.Response:
                                 client=request.remote or "unknown")
     except Unauthorized:
         svc.metrics.login_failures.inc()
-        log.warning("login failed", extra={"email_tag": email_fingerprint(body.email)})
         raise
     except TooManyRequests:
         svc.metrics.login_throttled.inc()
-        log.warning("login throttled", extra={"email_tag": email_fingerprint(body.email)})
         raise
     out = TokenResponse(access_token=token, expires_in=svc.tokens.ttl_seconds)
     return web.json_response(out.model_dump(mode="json"))

@@ -83,12 +83,18 @@ def form_pairs(body: bytes) -> list[tuple[str, str]]:
         raise Invalid("the callback body is not form-encoded UTF-8") from None
 
 
+def _utf8(value: str) -> str:
+    """JSON escapes can carry lone surrogates ("\\udcff"), which UTF-8 cannot encode: they
+    become U+FFFD, so the recording is kept with that field marked as mangled."""
+    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def text(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > MAX_FIELD:
         raise Invalid(f"{name} is malformed")
-    return value
+    return _utf8(value)
 
 
 def url_text(value: Any, name: str) -> str | None:
@@ -101,7 +107,7 @@ def url_text(value: Any, name: str) -> str | None:
 
 def loose_text(value: Any) -> str | None:
     """A field from a provider's API answer: kept if it is a sane string, dropped otherwise."""
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_FIELD else None
+    return _utf8(value) if isinstance(value, str) and 0 < len(value) <= MAX_FIELD else None
 
 
 def provider_id(value: Any, name: str, pattern: re.Pattern[str] = PROVIDER_ID) -> str:

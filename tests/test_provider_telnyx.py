@@ -169,3 +169,21 @@ async def test_set_provider_refuses_a_public_key_that_is_not_32_bytes(
         await configure(services, tenant.customer_id, "telnyx", api_base=None,
                         public_key="c2hvcnQ=", api_key="k")
     assert await services.pool.fetchval("SELECT count(*) FROM provider_accounts") == 0
+
+
+async def test_a_caller_that_is_not_utf8_keeps_the_recording_with_a_marked_caller(
+        client: Any, services: Services, configured: Tenant, fake: FakeProvider) -> None:
+    """A lone surrogate in the event's JSON ("\\udcff") reached seal_field and failed there."""
+    event = telnyx_event(media(fake), RECORDING_ID, **{"from": "+4670\udcff", "to": CALLEE})
+    body = json.dumps(event).encode()  # ensure_ascii: the surrogate travels as an escape
+    assert b"\\udcff" in body
+    response = await client.post(f"/webhooks/telnyx/{configured.customer_id}", data=body,
+                                 headers=telnyx_headers(KEY, body))
+    assert response.status == 204, await response.text()
+    assert await run_worker(services) == 1
+    [job] = await job_rows(services)
+    assert job["status"] == "done", job["last_error"]
+    token = await login(client, configured.user_email)
+    meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
+                                   headers=bearer(token))).json()
+    assert meta["caller_number"].startswith("+4670") and "\ufffd" in meta["caller_number"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from api.portal.context import SESSION_COOKIE, cookie_flags, session_key
@@ -14,10 +12,9 @@ from api.portal.views_console import console_home
 from api.portal.views_recordings import recordings_page
 from recstore.appkeys import services_key
 from recstore.auth import sessions
-from recstore.auth.login import check_credentials, email_fingerprint
+from recstore.auth.login import check_credentials
 from recstore.errors import TooManyRequests, Unauthorized
 
-log = logging.getLogger("recstore.portal")
 PORTAL_ROLES = frozenset({"customer_admin", "customer_user", "staff"})
 
 
@@ -53,12 +50,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                                                 client=request.remote or "unknown")
     except Unauthorized:
         svc.metrics.login_failures.inc()
-        log.warning("portal login failed", extra={"email_tag": email_fingerprint(email)})
         return login_page(request, error="Wrong e-mail address or password.", status=401,
                           email=email)
     except TooManyRequests as exc:
         svc.metrics.login_throttled.inc()
-        log.warning("portal login throttled", extra={"email_tag": email_fingerprint(email)})
         response = login_page(request, error="Too many attempts. Please wait a while and try"
                               " again.", status=429, email=email)
         response.headers["Retry-After"] = str(exc.retry_after)

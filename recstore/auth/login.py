@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -13,10 +13,12 @@ from recstore import audit
 from recstore.auth import throttle as login_throttle
 from recstore.auth.tokens import Claims, TokenService
 from recstore.db import Connection
-from recstore.errors import Unauthorized
+from recstore.errors import TooManyRequests, Unauthorized
 from recstore.keys import KeyService
 
 # Verified against when the email is unknown, so both paths cost one Argon2id check.
+log = logging.getLogger("recstore.auth")
+
 _DUMMY_HASH = hash_password("recstore-dummy-password-for-timing")
 
 
@@ -25,11 +27,6 @@ class Principal:
     user_id: UUID
     role: str
     customer_id: UUID | None
-
-
-def email_fingerprint(email: str) -> str:
-    """A short, non-reversible tag for logs (no email in clear)."""
-    return hashlib.blake2b(email.strip().lower().encode(), digest_size=6).hexdigest()
 
 
 async def login(conn: Connection, tokens: TokenService, keys: KeyService, email: str,
@@ -42,11 +39,15 @@ async def login(conn: Connection, tokens: TokenService, keys: KeyService, email:
 
 async def check_credentials(conn: Connection, keys: KeyService, email: str, password: str, *,
                             client: str) -> Principal:
-    """The one password check, throttled and audited, behind the API's login and the
-    portal's sign-in alike."""
+    """The one password check, throttled, audited and logged (with a keyed tag of the
+    address, never the address), behind the API's login and the portal's sign-in alike."""
     now = datetime.now(UTC)
     buckets = await login_throttle.buckets_for(conn, keys, email, client)
-    await login_throttle.reserve(conn, buckets, now)
+    try:
+        await login_throttle.reserve(conn, buckets, now)
+    except TooManyRequests:
+        log.warning("login throttled", extra={"email_tag": buckets.email_tag})
+        raise
     row = await conn.fetchrow(
         "SELECT u.id, u.role, u.customer_id, u.password_hash FROM users u"
         " LEFT JOIN customers c ON c.id = u.customer_id"
@@ -59,6 +60,7 @@ async def check_credentials(conn: Connection, keys: KeyService, email: str, pass
         if row is not None and row["customer_id"] is not None:
             await audit.append(conn, row["customer_id"], actor_type="customer",
                                actor_id=row["id"], action="login.failed")
+        log.warning("login failed", extra={"email_tag": buckets.email_tag})
         raise Unauthorized("invalid email or password")
     await login_throttle.succeeded(conn, buckets, now)
     return Principal(row["id"], row["role"], row["customer_id"])

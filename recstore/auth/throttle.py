@@ -38,6 +38,7 @@ CLIENT = Policy(free_attempts=30, max_lock_seconds=900, forget_after=timedelta(h
 class Buckets:
     account: bytes
     client: bytes
+    email_tag: str  # for logs: keyed, so a guessed address cannot be confirmed from them
 
 
 async def _throttle_key(conn: Connection, keys: KeyService) -> bytes:
@@ -57,7 +58,9 @@ def _bucket(key: bytes, kind: bytes, value: str) -> bytes:
 
 async def buckets_for(conn: Connection, keys: KeyService, email: str, client: str) -> Buckets:
     key = await _throttle_key(conn, keys)
-    return Buckets(_bucket(key, b"account", email.strip().lower()), _bucket(key, b"client", client))
+    address = email.strip().lower()
+    return Buckets(_bucket(key, b"account", address), _bucket(key, b"client", client),
+                   _bucket(key, b"log-email", address)[:6].hex())
 
 
 def lock_seconds(attempts: int, policy: Policy) -> int:

@@ -81,6 +81,25 @@ def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _uuid_claim(value: Any) -> UUID:
+    """Our tokens carry ids as strings; anything else (an integer `cid`) is a forged token."""
+    if not isinstance(value, str):
+        raise TypeError("id claims are strings")
+    return UUID(value)
+
+
+def _text_claim(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("role is a string")
+    return value
+
+
+def _int_claim(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("times are integers")
+    return value
+
+
 class TokenService:
     def __init__(self, private_key: Ed25519PrivateKey, *, issuer: str, audience: str,
                  ttl_seconds: int, extra_public_keys: list[Ed25519PublicKey] | None = None,
@@ -116,9 +135,10 @@ class TokenService:
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
             customer = claims.get("cid")
-            return Claims(UUID(claims["sub"]), str(claims["role"]),
-                          UUID(customer) if customer else None, int(claims["iat"]))
-        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+            return Claims(_uuid_claim(claims["sub"]), _text_claim(claims["role"]),
+                          _uuid_claim(customer) if customer is not None else None,
+                          _int_claim(claims["iat"]))
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Unauthorized("invalid token") from exc
 
     async def authenticate(self, token: str) -> Claims:
