@@ -14,7 +14,8 @@ from recstore.rights.export import export_archive
 async def export_account(request: web.Request) -> web.StreamResponse:
     svc, who = request.app[services_key], customer_of(request)
     assert who.customer_id is not None
-    pieces = export_archive(svc.pool, svc.store, svc.keys, who.customer_id, who.user_id)
+    pieces = export_archive(svc.pool, svc.store, svc.keys, who.customer_id, who.user_id,
+                            audit_keys_file=svc.settings.audit_keys_path())
     first = await anext(pieces)  # audited and first document read before the status line
     response = web.StreamResponse(status=200)
     response.content_type = "application/zip"

@@ -113,9 +113,30 @@ class AccessLogEntry(BaseModel):
     hash: str
 
 
+class Checkpoint(BaseModel):
+    """The signed head of the chain (docs/AUDIT.md): keep it, verify later logs against it."""
+
+    customer_id: UUID
+    seq: int
+    hash: str
+    at: str
+    key_id: str
+    signature: str
+
+
 class AccessLogPage(BaseModel):
     items: list[AccessLogEntry]
     next_cursor: str | None
+    checkpoint: Checkpoint
+
+
+class AuditKey(BaseModel):
+    key_id: str
+    public_key: str
+
+
+class AuditKeyList(BaseModel):
+    keys: list[AuditKey]
 
 
 class StaffRecording(OperationalRecording):

@@ -14,6 +14,7 @@ from aiohttp import web
 from ingest.worker import run_ingest_worker
 from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
+from recstore.checkpoint_delivery import run_checkpoint_delivery
 from recstore.consent.jobs import run_consent_jobs
 from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
@@ -106,6 +107,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             tasks.append(asyncio.create_task(erasure_loop(svc, stop)))
             tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
             tasks.append(asyncio.create_task(run_consent_jobs(svc, stop)))
+            tasks.append(asyncio.create_task(run_checkpoint_delivery(svc, stop)))
         if api and not worker:
             tasks.append(asyncio.create_task(run_gauge_refresher(svc, stop)))
         if on_ready is not None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     epoch_keys_file: Path
 
     jwt_private_key_file: Path
+    # Ed25519 key that signs access-log checkpoints (recstore.audit_keys); created on first
+    # use. Default: audit-keys.json beside the JWT key.
+    audit_keys_file: Path | None = None
     jwt_issuer: str = "recstore"
     jwt_audience: str = "recstore-api"
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=3600)
@@ -88,6 +91,9 @@ class Settings(BaseSettings):
         not least-privileged: docs/AUDIT.md)."""
         dsn = self.admin_database_url or self.database_url
         return dsn.get_secret_value()
+
+    def audit_keys_path(self) -> Path:
+        return self.audit_keys_file or self.jwt_private_key_file.with_name("audit-keys.json")
 
     def master_keys_text(self) -> str:
         if self.master_keys is not None:

@@ -121,6 +121,7 @@ def make_settings(stack: StackInfo, database_url: str, admin_database_url: str,
             "s3_access_key": stack.s3_access_key, "s3_secret_key": stack.s3_secret_key,
             "s3_bucket": bucket, "s3_region": "eu-north-1", "master_keys": master,
             "epoch_keys_file": tmp_path / "epochs.json", "jwt_private_key_file": jwt_key_file,
+            "audit_keys_file": tmp_path / "audit-keys.json",
         }
         values.update(overrides)
         return Settings.model_validate(values)

@@ -94,7 +94,9 @@ async def test_access_log_is_the_callers_own_and_validates_its_query(
     user = token_headers(services, other.user_id, "customer_user", other.customer_id)
     response = await client.get("/api/v1/access-log", headers=user)
     assert response.status == 200
-    assert await response.json() == {"items": [], "next_cursor": None}
+    page = await response.json()
+    assert (page["items"], page["next_cursor"]) == ([], None)
+    assert page["checkpoint"]["customer_id"] == str(other.customer_id)
     for bad in ("limit=0", "limit=501", "cursor=%%%", "cursor=c2VxOng", "other=1"):
         assert (await client.get(f"/api/v1/access-log?{bad}", headers=user)).status == 422
     assert (await client.get("/api/v1/access-log")).status == 401

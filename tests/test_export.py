@@ -55,7 +55,7 @@ async def test_export_holds_every_file_with_a_manifest_that_verifies(
     archive = await _export(client, token)
     names = set(archive.namelist())
     assert names == {"manifest.json", "account.json", "grants.json", "access_log.json",
-                     f"recordings/{id1}.json", f"recordings/{id1}.wav",
+                     "checkpoint.json", f"recordings/{id1}.json", f"recordings/{id1}.wav",
                      f"recordings/{id2}.json", f"recordings/{id2}.wav"}
     assert archive.testzip() is None  # every CRC matches
     assert archive.read(f"recordings/{id1}.wav") == first

@@ -36,7 +36,17 @@ async def cmd_jwt_public(args: argparse.Namespace) -> dict[str, Any]:
     return {"kid": key_id(public), "public_key_pem": public_key_pem(public).decode()}
 
 
+async def cmd_rotate_audit(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore import audit_keys, checkpoints
+
+    rotated = audit_keys.rotate(settings_from_args(args).audit_keys_path())
+    return {"key_id": rotated.key_id, "keys": checkpoints.public_keys(rotated)}
+
+
 def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    command("rotate-audit", cmd_rotate_audit,
+            "start signing access-log checkpoints with a new key (old public keys are kept)",
+            parent=keys)
     command("jwt-public", cmd_jwt_public,
             "print the signing key's id and public PEM (for RECSTORE_JWT_PREVIOUS_PUBLIC_KEYS_FILE)",
             parent=keys)

@@ -29,6 +29,7 @@ from recstore.errors import Invalid, NotFound
 from recstore.keys import KeyService
 
 _PURPOSE = "notify-webhook"
+WEBHOOK_SECRET_PURPOSE = _PURPOSE  # also signs the daily checkpoints (checkpoint_delivery)
 _SUBJECTS = {
     "access_request.created": "Support asks for access to your recordings",
     "grant.used": "Support used your access grant",

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crypto import MasterKeyring
+from recstore import audit_keys
 from recstore.auth.tokens import generate_private_key_file
 from recstore.errors import RecstoreError
 from recstore.settings import Settings
@@ -29,7 +30,7 @@ def _write_private(path: Path, text: str) -> None:
 def key_paths(data_dir: Path) -> dict[str, Path]:
     keys = data_dir / "keys"
     return {"master": keys / "master.keys", "epochs": keys / "epochs.json",
-            "jwt": keys / "jwt-ed25519.pem"}
+            "jwt": keys / "jwt-ed25519.pem", "audit": keys / "audit-keys.json"}
 
 
 def ensure_dev_keys(data_dir: Path) -> None:
@@ -40,6 +41,7 @@ def ensure_dev_keys(data_dir: Path) -> None:
         _write_private(paths["master"], MasterKeyring.generate_entry("dev-1") + "\n")
     if not paths["jwt"].exists():
         generate_private_key_file(paths["jwt"])
+    audit_keys.load(paths["audit"])  # the access-log signing key, made if missing
 
 
 def runtime_path(data_dir: Path) -> Path:
@@ -77,6 +79,7 @@ def settings_for(data_dir: Path, runtime: dict[str, Any], **overrides: Any) -> S
         "master_keys_file": paths["master"],
         "epoch_keys_file": paths["epochs"],
         "jwt_private_key_file": paths["jwt"],
+        "audit_keys_file": paths["audit"],
     }
     if runtime.get("url"):  # where `up` listens (doctor reports that link)
         listening = urlsplit(runtime["url"])

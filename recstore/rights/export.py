@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from crypto import CustomerKeyPair
-from recstore import audit
+from recstore import audit, checkpoints
 from recstore.db import Pool
 from recstore.errors import KeyShredded
 from recstore.keys import KeyService
@@ -98,7 +99,8 @@ def _manifest(customer_id: UUID, exported_at: datetime, archive: StreamingZip,
 
 
 async def export_archive(pool: Pool, store: ObjectStore, keys: KeyService, customer_id: UUID,
-                         actor_id: UUID) -> AsyncIterator[bytes]:
+                         actor_id: UUID, *, audit_keys_file: Path | None = None
+                         ) -> AsyncIterator[bytes]:
     """The archive's bytes, in pieces. The audit entry is written before the first piece."""
     now = datetime.now(UTC)
     archive = StreamingZip()
@@ -121,9 +123,16 @@ async def export_archive(pool: Pool, store: ObjectStore, keys: KeyService, custo
 
     yield archive.add("grants.json", "application/json", to_json(grants), at=now)
     log_member = archive.open("access_log.json", "application/json", at=now, compress=True)
-    async for piece in access_log_pieces(pool, customer_id):
+    written: list[int] = []
+    async for piece in access_log_pieces(pool, customer_id, written):
         yield log_member.write(piece)
     yield log_member.close()
+    if audit_keys_file is not None:
+        async with pool.acquire() as conn:
+            checkpoint = await checkpoints.current(conn, audit_keys_file, customer_id,
+                                                   at_most=written[-1] if written else 0)
+        yield archive.add("checkpoint.json", "application/json",
+                          to_json(checkpoint.as_json()), at=now)
     yield archive.add("manifest.json", "application/json",
                       to_json(_manifest(customer_id, now, archive, recordings)), at=now)
     yield archive.close()

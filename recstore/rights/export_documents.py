@@ -27,6 +27,9 @@ FORMATS = {
     "access_log.json": "The customer's audit log, oldest first: who did what to which"
                        " recording under which grant. Each entry carries the hash of the"
                        " previous one, so the chain can be verified.",
+    "checkpoint.json": "The signed checkpoint of the newest entry in access_log.json"
+                       " (docs/AUDIT.md): keep it to prove later that the log was not cut"
+                       " or rewritten.",
 }
 
 def rfc3339(at: datetime) -> str:
@@ -76,8 +79,10 @@ async def grants_document(conn: Connection, customer_id: UUID) -> dict[str, Any]
             "access_requests": [plain_row(r) for r in requests]}
 
 
-async def access_log_pieces(pool: Pool, customer_id: UUID) -> AsyncIterator[bytes]:
-    """The audit log as one JSON array, a page of entries at a time."""
+async def access_log_pieces(pool: Pool, customer_id: UUID,
+                            written: list[int] | None = None) -> AsyncIterator[bytes]:
+    """The audit log as one JSON array, a page of entries at a time; the seq of each entry
+    written is appended to ``written`` (the checkpoint covers the last)."""
     yield b"["
     after, first = 0, True
     while True:
@@ -95,5 +100,7 @@ async def access_log_pieces(pool: Pool, customer_id: UUID) -> AsyncIterator[byte
             line = json.dumps(entry, ensure_ascii=False).encode()
             yield (b"\n  " if first else b",\n  ") + line
             first = False
+            if written is not None:
+                written[:] = [row["seq"]]
         after = rows[-1]["seq"]
     yield b"\n]\n"
