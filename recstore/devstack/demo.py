@@ -32,14 +32,18 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 def _instructions(record: dict[str, str], data_dir: Path) -> str:
-    return f"""
-Demo customer {record['customer_id']}
-  log in:   curl -s {{url}}/api/v1/auth/login -H 'Content-Type: application/json' \\
-              -d '{{{{"email": "{record['email']}", "password": "{record['password']}"}}}}'
-  upload a signed voicemail (any WAV/MP3 file; signing by hand: README's walkthrough):
-    .venv/bin/recstore upload voicemail.wav --customer {record['customer_id']} --data-dir {data_dir} \\
-      --caller +46701234567
-"""
+    """The banner `recstore up --demo` prints; `{url}` is filled in once the server listens.
+    Built by concatenation, not as an f-string, so the JSON's braces come out single."""
+    login = json.dumps({"email": record["email"], "password": record["password"]})
+    customer = record["customer_id"]
+    return (
+        f"\nDemo customer {customer}\n"
+        "  log in:   curl -s {url}/api/v1/auth/login -H 'Content-Type: application/json' \\\n"
+        f"              -d '{login}'\n"
+        "  upload a signed voicemail (any WAV/MP3 file; signing by hand: README's walkthrough):\n"
+        f"    .venv/bin/recstore upload voicemail.wav --customer {customer} --data-dir {data_dir} \\\n"
+        "      --caller +46701234567\n"
+    )
 
 
 async def seed_demo(svc: Services, data_dir: Path) -> str:
