@@ -1,4 +1,5 @@
-"""`recstore up --demo`'s banner: its login command works when pasted."""
+"""`recstore up --demo`'s banner: its login command works when pasted, and it never shows the
+login of a demo customer that has since been erased."""
 
 from __future__ import annotations
 
@@ -32,3 +33,22 @@ async def test_the_login_command_works_as_pasted(client: Any, services: Services
     listing = await (await client.get("/api/v1/recordings", headers=bearer(token))).json()
     assert len(listing["items"]) == 2
     assert await seed_demo(services, tmp_path) == banner  # a restart shows the same login
+
+
+async def test_an_erased_demo_is_never_shown_again(client: Any, services: Services,
+                                                   tmp_path: Path) -> None:
+    first = await seed_demo(services, tmp_path)
+    old_customer = json.loads((tmp_path / "demo.json").read_text())["customer_id"]
+    old_login = _pasted_login(first)
+    token = (await (await client.post("/api/v1/auth/login", json=old_login)).json())["access_token"]
+    assert (await client.delete("/api/v1/account", headers=bearer(token))).status == 202
+
+    again = await seed_demo(services, tmp_path)
+    assert old_login["password"] not in again
+    assert old_customer not in again
+    assert (await client.post("/api/v1/auth/login", json=old_login)).status == 401
+    # A new demo customer, whose banner works like the first one did.
+    response = await client.post("/api/v1/auth/login", json=_pasted_login(again))
+    assert response.status == 200, await response.text()
+    record = json.loads((tmp_path / "demo.json").read_text())
+    assert record["customer_id"] in again and record["customer_id"] != old_customer

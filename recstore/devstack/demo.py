@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 from pydub.generators import Sine
 
@@ -46,18 +47,37 @@ def _instructions(record: dict[str, str], data_dir: Path) -> str:
     )
 
 
+async def _recorded_demo(svc: Services, record_path: Path) -> dict[str, str] | None:
+    """The demo seeded earlier, unless its customer has since been erased (its login and
+    webhook secret then no longer work, so they must not be shown again)."""
+    if not record_path.exists():
+        return None
+    record: dict[str, str] = json.loads(record_path.read_text())
+    live = await svc.pool.fetchval("SELECT erased_at IS NULL FROM customers WHERE id = $1",
+                                   UUID(record["customer_id"]))
+    if live:
+        return record
+    record_path.unlink()
+    return None
+
+
 async def seed_demo(svc: Services, data_dir: Path) -> str:
-    """Seeds on first use; later runs print the same login. Returns the text to show."""
+    """Seeds on first use; later runs print the same login. If the demo customer was erased
+    meanwhile, a new one is seeded. Returns the text to show."""
     record_path = data_dir / "demo.json"
-    if record_path.exists():
-        return _instructions(json.loads(record_path.read_text()), data_dir)
+    if (record := await _recorded_demo(svc, record_path)) is not None:
+        return _instructions(record, data_dir)
     async with svc.pool.acquire() as conn:
-        if await conn.fetchval("SELECT count(*) FROM customers") > 0:
+        if await conn.fetchval("SELECT count(*) FROM customers WHERE erased_at IS NULL") > 0:
             return "(--demo ignored: this data dir already has customers)"
-        created = await create_customer(conn, svc.keys, name="Demo AB", email=DEMO_EMAIL,
+        # An erased demo's admin keeps its email until the erasure worker scrubs it.
+        email = DEMO_EMAIL
+        if await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = $1", email):
+            email = f"admin-{secrets.token_hex(3)}@demo.example"
+        created = await create_customer(conn, svc.keys, name="Demo AB", email=email,
                                         retention_days=30)
         password = secrets.token_urlsafe(12)
-        await create_user(conn, customer_id=created.customer_id, email=DEMO_EMAIL,
+        await create_user(conn, customer_id=created.customer_id, email=email,
                           password=password, role="customer_admin")
     now = datetime.now(UTC)
     for minutes_ago, seconds, caller, frequency in ((90, 4.0, "+46701234567", 440.0),
@@ -70,7 +90,7 @@ async def seed_demo(svc: Services, data_dir: Path) -> str:
         await store_recording(svc.pool, svc.store, svc.keys, incoming,
                               _once(synthetic_voicemail(seconds, frequency)),
                               max_bytes=svc.settings.max_upload_bytes)
-    record = {"customer_id": str(created.customer_id), "email": DEMO_EMAIL,
+    record = {"customer_id": str(created.customer_id), "email": email,
               "password": password, "webhook_secret": created.webhook_secret}
     fd = os.open(record_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
