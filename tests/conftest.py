@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +29,14 @@ from recstore.services import Services, open_services
 from recstore.settings import Settings
 
 TEMPLATE_DB = "recstore_template"
+
+# pytest keeps only the newest three numbered temp dirs under one root and prunes the rest, so
+# test sessions of two checkouts running at once deleted each other's embedded PostgreSQL data
+# dir mid-run. One temp root per checkout keeps them apart (CI runs one session: no change).
+_TEMP_ROOT = Path(tempfile.gettempdir()) / (
+    "recstore-tests-" + hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:10])
+_TEMP_ROOT.mkdir(mode=0o700, exist_ok=True)
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(_TEMP_ROOT))
 
 
 @pytest.fixture(scope="session")
