@@ -76,7 +76,7 @@ class ObjectStore:
         # must not hold a probe (or a worker thread) for the data path's minute.
         self._probe_http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=PROBE_TIMEOUT, read=PROBE_TIMEOUT), retries=False,
-            maxsize=2)
+            maxsize=2, **tls)
         self._probe_client = Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
                                    secure=parts.scheme == "https", region=region,
                                    http_client=self._probe_http)
