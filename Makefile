@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_COMPILE := pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes --quiet
 
-.PHONY: setup run test lint typecheck unit bench lock clean audit
+.PHONY: setup run test lint typecheck unit bench lock clean audit screenshots
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ audit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_crypto.py
+
+# PNGs of the portal's main pages into docs/screenshots/, from a seeded stack in Debian's
+# headless chromium (apt-get install chromium); the README links them.
+screenshots: $(STAMP)
+	RECSTORE_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/test_portal_screenshots.py
 
 # Re-pin every dependency after editing pyproject.toml. The runtime lock is resolved first and
 # constrains the dev lock, so tests run the very versions production installs.

@@ -31,7 +31,7 @@ SWEDISH: dict[str, str] = {
         "Era röstmeddelanden och samtalsinspelningar, krypterade enbart för ert företag.",
     "E-mail address": "E-postadress",
     "Wrong e-mail address or password.": "Fel e-postadress eller lösenord.",
-    "Too many attempts. Please wait a while and try again.":
+    "Too many attempts. Please wait and try again.":
         "För många försök. Vänta en stund och försök igen.",
     "This account cannot use the portal.": "Det här kontot kan inte använda portalen.",
     # Recordings
@@ -51,6 +51,9 @@ SWEDISH: dict[str, str] = {
     "Deleted in": "Raderas om",
     "Unread": "Oläst",
     "Unknown number": "Okänt nummer",
+    "deleted in": "raderas om",
+    "Voicemail": "Röstmeddelande",
+    "Call": "Samtal",
     "{n} days": "{n} dagar",
     "1 day": "1 dag",
     "voicemail": "röstmeddelande",

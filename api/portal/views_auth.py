@@ -54,8 +54,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                           email=email)
     except TooManyRequests as exc:
         svc.metrics.login_throttled.inc()
-        response = login_page(request, error="Too many attempts. Please wait a while and try"
-                              " again.", status=429, email=email)
+        response = login_page(request, error="Too many attempts. Please wait and try again.",
+                              status=429, email=email)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if principal.role not in PORTAL_ROLES:

@@ -2,6 +2,13 @@
 // Export with progress: stream the ZIP with fetch, show bytes against the expected size,
 // then hand the finished file to the browser. Without JavaScript the link downloads directly.
 "use strict";
+// On a phone the recording filters start folded (unless a filter is in use).
+(function () {
+  const box = document.getElementById("filter-box");
+  if (box && !box.hasAttribute("data-filtered") && window.matchMedia("(max-width: 640px)").matches) {
+    box.open = false;
+  }
+})();
 (function () {
   const link = document.getElementById("export-link");
   if (!link || !window.fetch || !window.ReadableStream) return;
