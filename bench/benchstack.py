@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import struct
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from crypto import MasterKeyring
 from recstore.auth.tokens import generate_private_key_file
 from recstore.devstack.stack import StackInfo
 from recstore.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
@@ -24,3 +32,42 @@ def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wav_header(data_bytes: int) -> bytes:
+    """PCM, mono, 16-bit, 8 kHz."""
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt "
+            + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes))
+
+
+def serve_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "RECSTORE_PORT": str(port), "RECSTORE_LOG_LEVEL": "WARNING", **extra}
+    for name, value in settings.model_dump().items():
+        if value is not None and name not in ("port", "log_level"):
+            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+            env[f"RECSTORE_{name.upper()}"] = str(raw)
+    return env
+
+
+async def serve(settings: Settings, port: int, *args: str,
+                **extra: str) -> asyncio.subprocess.Process:
+    """`recstore serve` as a separate process, once /healthz answers."""
+    process = await asyncio.create_subprocess_exec(str(ROOT / ".venv/bin/recstore"), "serve",
+                                                   *args, env=serve_env(settings, port, **extra))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError("recstore serve did not come up")

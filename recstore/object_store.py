@@ -195,9 +195,12 @@ class ObjectStore:
         data: bytes = await self._run("get", read)
         return data
 
-    def open_read(self, key: str, offset: int, length: int) -> ObjectReader:
-        """A reader of [offset, offset+length) over one ranged GET; call it from a thread."""
-        return ObjectReader(self._client, self.bucket, key, offset, length)
+    def open_read(self, key: str, offset: int, length: int,
+                  window: int | None = None) -> ObjectReader:
+        """A reader of [offset, offset+length), one ranged GET per `window` bytes (default
+        READ_WINDOW); its reads block, so call them from a thread."""
+        return ObjectReader(self._client, self.bucket, key, offset, length,
+                            window or READ_WINDOW)
 
     async def iter_range(self, key: str, offset: int, length: int,
                          piece_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
@@ -302,8 +305,9 @@ class ObjectReader:
     player whose idle connection the store dropped still gets the rest.
     """
 
-    def __init__(self, client: Minio, bucket: str, key: str, offset: int, length: int) -> None:
-        self._client, self._bucket, self._key = client, bucket, key
+    def __init__(self, client: Minio, bucket: str, key: str, offset: int, length: int,
+                 window: int) -> None:
+        self._client, self._bucket, self._key, self._window = client, bucket, key, window
         self._offset, self._end = offset, offset + length
         self._response: Any = None
         self._window_end = offset
@@ -354,7 +358,7 @@ class ObjectReader:
 
     def _open(self) -> None:
         self.close()
-        self._window_end = min(self._offset + READ_WINDOW, self._end)
+        self._window_end = min(self._offset + self._window, self._end)
         self._response = self._client.get_object(self._bucket, self._key, offset=self._offset,
                                                  length=self._window_end - self._offset)
 

@@ -19,6 +19,7 @@ from recstore.consent.jobs import run_consent_jobs
 from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
+from recstore.looplag import probe_loop_lag
 from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
 from recstore.rights import erasure
 from recstore.services import Services, open_services
@@ -110,6 +111,8 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             tasks.append(asyncio.create_task(run_checkpoint_delivery(svc, stop)))
         if api and not worker:
             tasks.append(asyncio.create_task(run_gauge_refresher(svc, stop)))
+        if api:
+            tasks.append(asyncio.create_task(probe_loop_lag(svc.metrics.loop_lag, stop)))
         if on_ready is not None:
             await on_ready(url)
         await stop.wait()

@@ -28,11 +28,13 @@ from recstore.errors import Forbidden, Invalid, NotFound, RangeNotSatisfiable
 from recstore.keys import KeyService
 from recstore.object_store import ObjectReader, ObjectStore
 from recstore.recordings.opened import OPENED
+from recstore.recordings.prefetch import Prefetcher
 from recstore.recordings.store import field_context
 
 MAX_PAGE = 200
 PIECE_CHUNKS = 8  # 512 KiB pieces: few thread hops per MiB, a few MiB of memory per stream
 GUARDED_PIECE_CHUNKS = 4  # 256 KiB: how far a staff download may run past a revocation
+PREFETCH_DEPTH = 3  # pieces read and decrypted ahead of the one being sent
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
@@ -233,7 +235,7 @@ async def decrypt_audio(
 
     The chunks are read over one ranged GET per READ_WINDOW (the header joins the first
     one, unless it starts mid-object, when it comes from OPENED or a GET in parallel), and
-    the next piece is read and decrypted in a worker thread while the caller sends this one.
+    a thread of its own reads and decrypts up to PREFETCH_DEPTH pieces ahead of the caller.
 
     `still_allowed` is checked before each piece is yielded (so a prefetched piece is never
     sent after access ended), and pieces are then 256 KiB: a revoked grant cuts a download
@@ -253,9 +255,14 @@ async def decrypt_audio(
     header = opened.header if opened is not None else None
     with_header = header is None and plan.first_chunk == 0
     start = 0 if with_header else plan.cipher_start
-    reader = store.open_read(key, start, plan.cipher_end - start + 1)
-    pieces = (GUARDED_PIECE_CHUNKS if still_allowed is not None else PIECE_CHUNKS)
-    state = _Decrypting(reader, pieces * CIPHER_CHUNK_SIZE, plan.skip, plan.length)
+    guarded = still_allowed is not None
+    piece_size = (GUARDED_PIECE_CHUNKS if guarded else PIECE_CHUNKS) * CIPHER_CHUNK_SIZE
+    # A guarded (staff) stream reads each piece with a GET of its own, one piece ahead:
+    # an erased object stops it as promptly as a revoked grant does.
+    reader = store.open_read(key, start, plan.cipher_end - start + 1,
+                             window=piece_size if guarded else None)
+    depth = 1 if guarded else PREFETCH_DEPTH
+    state = _Decrypting(reader, piece_size, plan.skip, plan.length)
 
     def decryptor(header: bytes) -> StreamDecryptor:
         return StreamDecryptor(
@@ -270,10 +277,12 @@ async def decrypt_audio(
         state.decryptor = decryptor(header)
         return state.step()
 
-    pending: asyncio.Future[bytes | None] | None = None
+    prefetch: Prefetcher | None = None
     try:
         if header is not None or with_header:
-            piece = await asyncio.to_thread(first_step)
+            prefetch = Prefetcher(first_step, state.step, depth=depth,
+                                  on_exit=reader.close)
+            piece = await prefetch.next()
         else:  # a Range that starts mid-object, header not cached: both GETs at once
             reading = asyncio.ensure_future(asyncio.to_thread(reader.read, state.piece_size))
             try:
@@ -285,17 +294,19 @@ async def decrypt_audio(
             state.decryptor = decryptor(header)
             piece = (state.feed(data) if len(data) <= 2 * CIPHER_CHUNK_SIZE  # hop costs more
                      else await asyncio.to_thread(state.feed, data))
+            if reader.remaining:
+                prefetch = Prefetcher(state.step, state.step, depth=depth,
+                                      on_exit=reader.close)
         OPENED.put(row, data_key, header)
         while piece is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(state.step))  # prefetch
+            # Checked before each piece leaves, however far ahead the reading thread is.
             if still_allowed is not None and not await still_allowed():
                 raise Forbidden("access ended during the download")
             if piece:
                 yield piece
-            piece = await pending
-            pending = None
+            piece = await prefetch.next() if prefetch is not None else None
     finally:
-        if pending is not None:
-            with contextlib.suppress(BaseException):
-                await pending  # a worker thread cannot be cancelled; let it finish first
-        reader.close()
+        if prefetch is not None:
+            prefetch.stop()  # the thread closes the reader when it stops
+        else:
+            reader.close()
