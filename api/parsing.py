@@ -8,10 +8,12 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from recstore.errors import (
+    BadRequest,
     Invalid,
     NotFound,
     PayloadTooLarge,
@@ -50,6 +52,8 @@ async def read_body(request: web.Request, limit: int, *,
                     raise too_large(detail)
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {seconds:g} s") from None
+    except (HttpProcessingError, ClientPayloadError):  # broken chunked or short body
+        raise BadRequest("the request body is malformed") from None
     return bytes(body)
 
 

@@ -11,13 +11,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from uuid import UUID
 
-from aiohttp import HttpVersion11, web
+from aiohttp import ClientPayloadError, HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from api.models import UploadCreated
 from api.problem import problem, problem_for_error
 from ingest.upload import PROVIDER, AuthenticatedUpload, authenticate, receive_upload
 from recstore.appkeys import services_key
-from recstore.errors import PayloadTooLarge, RecstoreError, RequestTimeout, Unauthorized
+from recstore.errors import BadRequest, PayloadTooLarge, RecstoreError, RequestTimeout, Unauthorized
 from recstore.services import Services
 
 UPLOAD_PIECE = 64 * 1024
@@ -74,6 +75,8 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
                 piece = await request.content.read(UPLOAD_PIECE)
         except TimeoutError:
             raise RequestTimeout(f"no body bytes for {UPLOAD_IDLE_SECONDS:g} s") from None
+        except (HttpProcessingError, ClientPayloadError):
+            raise BadRequest("the request body is malformed") from None
         if not piece:
             return
         yield piece

@@ -12,6 +12,11 @@ class RecstoreError(Exception):
         self.detail = detail or self.title
 
 
+class BadRequest(RecstoreError):
+    status = 400
+    title = "Bad request"
+
+
 class Unauthorized(RecstoreError):
     status = 401
     title = "Unauthorized"

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
+from api.server import hardened_runner
 from ingest.worker import run_ingest_worker
 from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
@@ -92,7 +93,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
         metrics_port = svc.settings.metrics_port
         if api or metrics_port is not None:
             app = create_app(services=svc) if api else create_ops_app(svc)
-            runner = web.AppRunner(app, access_log=None)
+            runner = hardened_runner(app, header_timeout=svc.settings.header_timeout_seconds)
             await runner.setup()
             site = web.TCPSite(runner, host, port if api else metrics_port,
                                ssl_context=tls.context if tls else None)

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     # `recstore worker` serves /healthz, /readyz and /metrics here when set.
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Without it /metrics on the API port is 404; the metrics port serves it to anyone.
+    metrics_token: SecretStr | None = None
+    # A connection whose request headers are not complete this long after it opened (or
+    # after its previous response) is closed; also the idle keep-alive time.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is
+    # believed; from anyone else the header is ignored.
+    trusted_proxies: str = ""
     public_base_url: str | None = None
 
     # Encryption in transit (docs/OPERATIONS.md#tls): HTTPS listener, private S3 CA, policy.
