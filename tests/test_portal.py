@@ -119,6 +119,9 @@ async def test_opening_a_recording_marks_it_read_for_that_user_only(
     other = await aiohttp_client(client.app)
     await sign_in(other, tenant.admin_email)
     assert 'class="unread"' in await (await other.get("/")).text()
+    played = await other.get(f"/recordings/{rid}/audio", headers={"Range": "bytes=0-99"})
+    assert played.status == 206  # listening from the list counts as reading
+    assert 'class="unread"' not in await (await other.get("/")).text()
 
 
 async def test_another_customers_recording_is_404(client: Any, services: Services,

@@ -52,6 +52,8 @@ SWEDISH: dict[str, str] = {
     "Unread": "Oläst",
     "Unknown number": "Okänt nummer",
     "deleted in": "raderas om",
+    "Listen": "Lyssna",
+    "Play the recording from {number}": "Spela upp inspelningen från {number}",
     "Voicemail": "Röstmeddelande",
     "Call": "Samtal",
     "{n} days": "{n} dagar",

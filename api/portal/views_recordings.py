@@ -91,8 +91,12 @@ async def recording_page(request: web.Request) -> web.Response:
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
-    response = await send_customer_audio(request, download=request.query.get("download") == "1")
-    return response
+    """Playing or downloading a recording counts as reading it."""
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        await reads.mark_read(conn, who.user_id, who.customer_id, path_uuid(request, "id"))
+    return await send_customer_audio(request, download=request.query.get("download") == "1")
 
 
 async def delete(request: web.Request) -> web.StreamResponse:

@@ -8,9 +8,11 @@ from recstore.db import Connection
 
 
 async def mark_read(conn: Connection, user_id: UUID, customer_id: UUID, recording_id: UUID) -> None:
+    """A no-op for an id that is not this customer's recording (the caller answers 404)."""
     await conn.execute(
-        "INSERT INTO recording_reads (user_id, recording_id, customer_id) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING", user_id, recording_id, customer_id)
+        "INSERT INTO recording_reads (user_id, recording_id, customer_id) SELECT $1, id, $3"
+        " FROM recordings WHERE id = $2 AND customer_id = $3 ON CONFLICT DO NOTHING",
+        user_id, recording_id, customer_id)
 
 
 async def read_among(conn: Connection, user_id: UUID, recording_ids: list[UUID]) -> set[UUID]:
