@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.client_address import client_address
 from api.models import LoginRequest, TokenResponse
 from api.parsing import parse_body
 from recstore.appkeys import services_key
@@ -17,7 +18,7 @@ async def login_handler(request: web.Request) -> web.Response:
     try:
         async with svc.pool.acquire() as conn:
             token = await login(conn, svc.tokens, svc.keys, body.email, body.password,
-                                client=request.remote or "unknown")
+                                client=client_address(request))
     except Unauthorized:
         svc.metrics.login_failures.inc()
         raise

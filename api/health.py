@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from recstore.appkeys import openapi_key, services_key
+from recstore.appkeys import metrics_open_key, openapi_key, services_key
+from recstore.errors import NotFound, Unauthorized
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -39,7 +41,21 @@ async def readyz(request: web.Request) -> web.Response:
          "object_store": object_store}, status=200 if ok else 503)
 
 
+def _metrics_allowed(request: web.Request) -> None:
+    """Open on the metrics port; on the API port only with RECSTORE_METRICS_TOKEN (and not
+    there at all without one), since metrics tell an outsider about traffic and failures."""
+    if request.app.get(metrics_open_key, False):
+        return
+    token = request.app[services_key].settings.metrics_token
+    if token is None:
+        raise NotFound()
+    offered = request.headers.get("Authorization", "").encode()
+    if not hmac.compare_digest(offered, b"Bearer " + token.get_secret_value().encode()):
+        raise Unauthorized("metrics need the metrics token")
+
+
 async def metrics(request: web.Request) -> web.Response:
+    _metrics_allowed(request)
     body = generate_latest(request.app[services_key].metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -25,8 +25,10 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/healthz", health.healthz, "Process is up", "operations", response=Health),
     Operation("GET", "/readyz", health.readyz, "Database and object store reachable",
               "operations", response=Readiness, extra_responses={503: "Not ready"}),
-    Operation("GET", "/metrics", health.metrics, "Prometheus metrics", "operations",
-              response_content="text/plain"),
+    Operation("GET", "/metrics", health.metrics,
+              "Prometheus metrics (on the API port only with `Authorization: Bearer"
+              " <RECSTORE_METRICS_TOKEN>`; open on RECSTORE_METRICS_PORT)", "operations",
+              response_content="text/plain", errors=(401, 404)),
     Operation("GET", "/api/openapi.json", health.openapi, "This document", "operations",
               response=OpenApiDocument),
     Operation("POST", "/api/v1/auth/login", auth_routes.login_handler, "Log in", "auth",

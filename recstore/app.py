@@ -14,7 +14,7 @@ from api.routes import OPERATIONS, PORTAL
 from api.security import requires
 from api.spec import Operation, build_openapi
 from recstore import __version__
-from recstore.appkeys import openapi_key, services_key
+from recstore.appkeys import metrics_open_key, openapi_key, services_key
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 
@@ -35,7 +35,9 @@ def _add_routes(app: web.Application, operations: list[Operation]) -> None:
 
 def create_ops_app(services: Services) -> web.Application:
     """Health and metrics only: what a worker process exposes (RECSTORE_METRICS_PORT)."""
-    return create_app(services=services, only=OPS_PATHS)
+    app = create_app(services=services, only=OPS_PATHS)
+    app[metrics_open_key] = True
+    return app
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,

@@ -11,5 +11,6 @@ from recstore.services import Services
 
 services_key = web.AppKey("services", Services)
 openapi_key = web.AppKey("openapi", dict[str, Any])
+metrics_open_key = web.AppKey("metrics_open", bool)  # the metrics port: /metrics needs no token
 principal_key = web.RequestKey("principal", Principal)
 streaming_started_key = web.RequestKey("streaming_started", bool)

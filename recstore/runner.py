@@ -80,30 +80,38 @@ def _reload_tls_on_sighup(tls: ServerTLS) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, tls.reload)
 
 
+async def _listen(svc: Services, app: web.Application, runners: list[web.AppRunner],
+                  host: str, port: int, tls: ServerTLS | None) -> str:
+    runner = hardened_runner(app, header_timeout=svc.settings.header_timeout_seconds)
+    runners.append(runner)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=tls.context if tls else None)
+    await site.start()
+    bound = runner.addresses[0]
+    return f"{'https' if tls else 'http'}://{bound[0]}:{bound[1]}"
+
+
 async def run_services(svc: Services, *, api: bool, worker: bool, host: str, port: int,
                        stop: asyncio.Event,
                        on_ready: Callable[[str], Awaitable[None]] | None = None,
                        tls: ServerTLS | None = None) -> None:
     """API (or, for a worker, the metrics port) and the loops until ``stop``; with ``tls`` the
     listener answers HTTPS only, reloading its certificate on SIGHUP and when the files change."""
-    runner: web.AppRunner | None = None
+    runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task[None]] = []
     try:
         url = ""
         metrics_port = svc.settings.metrics_port
         if api or metrics_port is not None:
             app = create_app(services=svc) if api else create_ops_app(svc)
-            runner = hardened_runner(app, header_timeout=svc.settings.header_timeout_seconds)
-            await runner.setup()
-            site = web.TCPSite(runner, host, port if api else metrics_port,
-                               ssl_context=tls.context if tls else None)
-            await site.start()
-            bound = runner.addresses[0]
-            url = f"{'https' if tls else 'http'}://{bound[0]}:{bound[1]}"
+            url = await _listen(svc, app, runners, host, port if api else (metrics_port or 0), tls)
             if tls is not None:
                 _reload_tls_on_sighup(tls)
                 tasks.append(asyncio.create_task(tls.watch(stop)))
             log.info("serving" if api else "serving metrics", extra={"url": url})
+        if api and metrics_port is not None:  # /metrics off the API port, on its own
+            ops_url = await _listen(svc, create_ops_app(svc), runners, host, metrics_port, tls)
+            log.info("serving metrics", extra={"url": ops_url})
         if worker:
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
             tasks.append(asyncio.create_task(erasure_loop(svc, stop)))
@@ -124,7 +132,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
         await asyncio.gather(*tasks, return_exceptions=True)
         if tls is not None:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        if runner is not None:
+        for runner in runners:
             await runner.cleanup()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -72,6 +73,14 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError: refused
+        return value
 
     @field_validator("s3_region")
     @classmethod

@@ -19,7 +19,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from crypto import MasterKeyring
-from factories import Tenant, make_tenant
+from factories import METRICS_TOKEN, Tenant, make_tenant
 from recstore.app import create_app
 from recstore.auth.tokens import generate_private_key_file
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
@@ -132,7 +132,7 @@ def make_settings(stack: StackInfo, database_url: str, admin_database_url: str,
             "s3_access_key": stack.s3_access_key, "s3_secret_key": stack.s3_secret_key,
             "s3_bucket": bucket, "s3_region": "eu-north-1", "master_keys": master,
             "epoch_keys_file": tmp_path / "epochs.json", "jwt_private_key_file": jwt_key_file,
-            "audit_keys_file": tmp_path / "audit-keys.json",
+            "audit_keys_file": tmp_path / "audit-keys.json", "metrics_token": METRICS_TOKEN,
         }
         values.update(overrides)
         return Settings.model_validate(values)

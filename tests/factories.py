@@ -17,6 +17,8 @@ from recstore.devstack.demo import synthetic_voicemail
 from recstore.services import Services
 
 PASSWORD = "correct horse battery staple"
+METRICS_TOKEN = "metrics-token-for-tests"
+METRICS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 class _StoppedTime:

@@ -12,7 +12,7 @@ import pytest
 import structlog
 from aiohttp import web
 
-from factories import bearer, login, make_tenant, upload, wav
+from factories import METRICS, bearer, login, make_tenant, upload, wav
 from recstore.app import create_app
 from recstore.logging_setup import configure
 from recstore.object_store import ObjectStore
@@ -53,7 +53,7 @@ async def test_metrics_are_labelled_by_route_template_not_by_id(
     token = await login(client, tenant.user_email)
     await client.get(f"/api/v1/recordings/{recording_id}", headers=bearer(token))
     await client.post("/api/v1/auth/login", json={"email": tenant.user_email, "password": "x"})
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=METRICS)).text()
     assert 'route="/api/v1/recordings/{id}"' in text
     assert recording_id not in text and str(tenant.customer_id) not in text
     assert "recstore_login_failures_total 1.0" in text

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from factories import insert_recordings, make_tenant
+from factories import METRICS, insert_recordings, make_tenant
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS, prepare_storage
 from recstore.doctor import run_checks
 from recstore.retention.policy import MAX_RETENTION_DAYS
@@ -105,7 +105,7 @@ async def test_the_worker_loop_deletes_on_the_first_pass_after_expiry_and_export
     assert since is not None and 0 <= since < 30
     assert await services.pool.fetchval(
         "SELECT last_ok FROM retention_passes WHERE task = 'janitor'") is True
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=METRICS)).text()
     assert "recstore_retention_deleted_total 1.0" in text
     assert str(soon) not in text and str(tenant.customer_id) not in text  # no ids in metrics
 
@@ -147,7 +147,7 @@ async def test_an_api_process_exports_what_the_workers_did(
         url = await asyncio.wait_for(ready, timeout=10)
         async with aiohttp.ClientSession() as http:
             for _ in range(100):
-                text = await (await http.get(f"{url}/metrics")).text()
+                text = await (await http.get(f"{url}/metrics", headers=METRICS)).text()
                 if "recstore_retention_overdue_recordings 1.0" in text:
                     break
                 await asyncio.sleep(0.05)

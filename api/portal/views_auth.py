@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.client_address import client_address
 from api.portal.context import SESSION_COOKIE, cookie_flags, session_key
 from api.portal.forms import field, safe_next
 from api.portal.i18n import LANG_COOKIE, LANGUAGES
@@ -47,7 +48,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     try:
         async with svc.pool.acquire() as conn:
             principal = await check_credentials(conn, svc.keys, email, password,
-                                                client=request.remote or "unknown")
+                                                client=client_address(request))
     except Unauthorized:
         svc.metrics.login_failures.inc()
         return login_page(request, error="Wrong e-mail address or password.", status=401,

@@ -1,4 +1,5 @@
-"""Login throttling per account and per client address, shared by every API process.
+"""Login throttling per account, per client address and per IPv6 /64, shared by every API
+process (the API's login and the portal's sign-in).
 
 Attempts are counted in PostgreSQL before the password is checked (one row lock per
 bucket serialises concurrent guesses), so a burst of parallel requests cannot slip past
@@ -10,6 +11,7 @@ the password. Buckets are keyed hashes: no email or address is stored.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ CLIENT = Policy(free_attempts=30, max_lock_seconds=900, forget_after=timedelta(h
 class Buckets:
     account: bytes
     client: bytes
+    network: bytes | None  # the client's IPv6 /64: one host gets a whole /64 to rotate through
     email_tag: str  # for logs: keyed, so a guessed address cannot be confirmed from them
 
 
@@ -59,8 +62,20 @@ def _bucket(key: bytes, kind: bytes, value: str) -> bytes:
 async def buckets_for(conn: Connection, keys: KeyService, email: str, client: str) -> Buckets:
     key = await _throttle_key(conn, keys)
     address = email.strip().lower()
+    network = ipv6_network(client)
     return Buckets(_bucket(key, b"account", address), _bucket(key, b"client", client),
+                   _bucket(key, b"network", network) if network else None,
                    _bucket(key, b"log-email", address)[:6].hex())
+
+
+def ipv6_network(client: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return None
+    if not isinstance(address, ipaddress.IPv6Address) or address.ipv4_mapped is not None:
+        return None
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def lock_seconds(attempts: int, policy: Policy) -> int:
@@ -95,9 +110,11 @@ async def _reserve_one(conn: Connection, bucket: bytes, policy: Policy, now: dat
 async def reserve(conn: Connection, buckets: Buckets, now: datetime) -> None:
     """Count this attempt in both buckets, or raise TooManyRequests while one is locked."""
     async with conn.transaction():
-        # Fixed order (account, then client) so concurrent logins cannot deadlock.
+        # Fixed order (account, client, network) so concurrent logins cannot deadlock.
         waits = [await _reserve_one(conn, buckets.account, ACCOUNT, now),
                  await _reserve_one(conn, buckets.client, CLIENT, now)]
+        if buckets.network is not None:
+            waits.append(await _reserve_one(conn, buckets.network, CLIENT, now))
     await conn.execute(
         "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle"
         " WHERE last_attempt_at < $1 AND (locked_until IS NULL OR locked_until < $2)"
@@ -111,5 +128,5 @@ async def succeeded(conn: Connection, buckets: Buckets, now: datetime) -> None:
     async with conn.transaction():
         await conn.execute("DELETE FROM login_throttle WHERE key = $1", buckets.account)
         await conn.execute(
-            "UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = $1",
-            buckets.client)
+            "UPDATE login_throttle SET attempts = greatest(attempts - 1, 0) WHERE key = ANY($1)",
+            [b for b in (buckets.client, buckets.network) if b is not None])
