@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import bench_settings, free_port, serve, wav_header
+from benchstack import METRICS_HEADERS, bench_settings, free_port, serve, wav_header
 
 from ingest.upload_signature import sign
 from recstore.accounts.customers import create_customer, create_user
@@ -110,7 +110,7 @@ class Client:
 
     async def lag_counts(self) -> tuple[float, float]:
         """(samples, samples over LAG_LIMIT) of the server's loop-lag histogram so far."""
-        async with self.http.get(f"{self.base}/metrics") as response:
+        async with self.http.get(f"{self.base}/metrics", headers=METRICS_HEADERS) as response:
             text = await response.text()
         total = over = 0.0
         for line in text.splitlines():

@@ -19,6 +19,10 @@ from recstore.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
+METRICS_TOKEN = "bench-metrics-token"  # /metrics on the API port needs it
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
     """Settings pointing at `info`, with a fresh master key and key files under `work`."""
     jwt_key = work / "jwt.pem"
@@ -29,6 +33,7 @@ def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
         "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
         "master_keys": MasterKeyring.generate_entry("bench"),
         "epoch_keys_file": work / "epochs.json", "jwt_private_key_file": jwt_key,
+        "metrics_token": METRICS_TOKEN,
     }
     values.update(overrides)
     return Settings.model_validate(values)
