@@ -19,6 +19,7 @@ from recstore.cli.keys import add_token_commands, cmd_keys_generate, cmd_keys_in
 from recstore.cli.providers import add_job_commands, add_set_provider
 from recstore.cli.retention import add_retention_commands
 from recstore.cli.service import cmd_doctor, cmd_migrate, cmd_serve, cmd_up, cmd_worker
+from recstore.cli.tls import add_tls_commands
 from recstore.cli.upload import add_upload_command
 from recstore.errors import RecstoreError
 from recstore.tls.errors import TLSConfigError
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     screate.add_argument("--password-stdin", action="store_true")
     add_retention_commands(sub, command)
     add_upload_command(sub, command)
+    add_tls_commands(sub, command)
     return parser
 
 

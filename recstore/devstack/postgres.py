@@ -115,7 +115,8 @@ class EmbeddedPostgres:
 
             if (self.pg_dir / "PG_VERSION").exists():
                 self._clear_stale_lock_files()
-            self._proc, dsn = start_with_tls(self.pg_dir, self._tls_setup, deadline)
+            self._proc, dsn = start_with_tls(self.pg_dir, self._tls_setup, deadline,
+                                             find_postmaster=find_postmaster, pgserver=_pgserver())
             self._link_log()
             return dsn
         if (self.pg_dir / "PG_VERSION").exists():

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psutil
@@ -86,7 +87,7 @@ def _run_as(user: str | None, argv: list[str], what: str, log: Path) -> None:
                                  f"last lines of {log}:\n{log_tail(log)}")
 
 
-def _prepare_cluster(bindir: Path, pg_dir: Path, user: str | None) -> None:
+def _prepare_cluster(bindir: Path, pg_dir: Path, user: str | None, pgserver: Any) -> None:
     if (pg_dir / "PG_VERSION").exists():
         made_by = (pg_dir / "PG_VERSION").read_text().strip()
         if made_by != _major(bindir):
@@ -96,35 +97,26 @@ def _prepare_cluster(bindir: Path, pg_dir: Path, user: str | None) -> None:
                 "for --tls, or start this one without --tls")
     pg_dir.mkdir(mode=0o700, exist_ok=True)
     if user is not None:  # as pgserver does: its user must own the cluster and reach it
-        from recstore.devstack.postgres import _pgserver
-
-        _pgserver()  # imported with its start-up warning silenced
-        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-        entry = ensure_user_exists(user)
+        entry = pgserver.utils.ensure_user_exists(user)
         assert entry is not None
         if pg_dir.stat().st_uid != entry.pw_uid:
             os.chown(pg_dir, entry.pw_uid, entry.pw_gid)
-        ensure_prefix_permissions(pg_dir)
+        pgserver.utils.ensure_prefix_permissions(pg_dir)
     if not (pg_dir / "PG_VERSION").exists():
         _run_as(user, [str(bindir / "initdb"), "-D", str(pg_dir), "--auth=trust",
                        "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
                 "initdb", pg_dir / "log")
 
 
-def _find_postmaster(pg_dir: Path) -> psutil.Process | None:
-    from recstore.devstack.postgres import find_postmaster
-
-    return find_postmaster(pg_dir)
-
-
-def start_with_tls(pg_dir: Path, setup: Callable[[Path], PostgresTLS],
-                   deadline: float) -> tuple[psutil.Process, str]:
-    """Initialise (once) and start the cluster with TLS; (postmaster, verify-full DSN)."""
+def start_with_tls(pg_dir: Path, setup: Callable[[Path], PostgresTLS], deadline: float, *,
+                   find_postmaster: Callable[[Path], psutil.Process | None],
+                   pgserver: Any) -> tuple[psutil.Process, str]:
+    """Initialise (once) and start the cluster with TLS; (postmaster, verify-full DSN).
+    ``pgserver`` (the imported module) lends its system-user helpers, as for the plain stack."""
     bindir = find_ssl_postgres()
     user = "pgserver" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
-    _prepare_cluster(bindir, pg_dir, user)
-    leftover = _find_postmaster(pg_dir)
+    _prepare_cluster(bindir, pg_dir, user, pgserver)
+    leftover = find_postmaster(pg_dir)
     if leftover is not None:  # from a crashed run: its port and files are not this run's
         leftover.send_signal(2)  # SIGINT: fast shutdown
         leftover.wait(timeout=15)
@@ -137,7 +129,7 @@ def start_with_tls(pg_dir: Path, setup: Callable[[Path], PostgresTLS],
         raise EmbeddedStackError("timed out before starting PostgreSQL")
     _run_as(user, [str(bindir / "pg_ctl"), "-D", str(pg_dir), "-w", "-t", "30", "-o", options,
                    "-l", str(pg_dir / "log"), "start"], "PostgreSQL (TLS) start", pg_dir / "log")
-    proc = _find_postmaster(pg_dir)
+    proc = find_postmaster(pg_dir)
     if proc is None:
         raise EmbeddedStackError(f"PostgreSQL in {pg_dir} started but its process is not found")
     dsn = f"postgresql://postgres@127.0.0.1:{tls.port}/postgres?" + urlencode(tls.dsn_params, safe="/")

@@ -136,7 +136,7 @@ class EmbeddedStack:
             if self.tls:
                 from recstore.devstack.tls import ensure_stack_tls
 
-                stack_tls = ensure_stack_tls(self.data_dir)
+                stack_tls = ensure_stack_tls(self.data_dir, roles=("postgres", APP_ROLE))
             self._pg = EmbeddedPostgres(self.data_dir / "pg", self.data_dir / "logs" / "postgres.log",
                                         tls=stack_tls.postgres if stack_tls else None)
             database_url = self._pg.start(deadline)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from recstore.devstack.postgres_tls import PostgresTLS
 from recstore.devstack.processes import EmbeddedStackError
-from recstore.devstack.stack import APP_ROLE
 from recstore.tls.local_ca import Issued, LocalCA, ensure_ca, ensure_leaf, write_file
 
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
@@ -36,10 +35,6 @@ hostssl  all  all  ::1/128        cert map=recstore
 host     all  all  0.0.0.0/0      reject
 host     all  all  ::/0           reject
 """
-# One line per role the stack logs in as (PostgreSQL 15 has no "all" here): the superuser
-# that migrates, and the app role `serve` and `worker` use.
-_IDENT_ROLES = ("postgres", APP_ROLE)
-_IDENT = "".join(f"recstore  {CLIENT_NAME}  {role}\n" for role in _IDENT_ROLES)
 
 
 @dataclass(frozen=True)
@@ -48,6 +43,9 @@ class StackTLS:
     ca: LocalCA
     s3: Issued
     pg_client: Issued
+    # The roles the client certificate may log in as, one pg_ident line each (PostgreSQL 15
+    # has no "all" there): the superuser that migrates and the app role of serve and worker.
+    roles: tuple[str, ...] = ("postgres",)
 
     def api(self, host: str) -> Issued:
         wildcard = host in {"0.0.0.0", "::", ""}  # noqa: S104  (names no host to certify)
@@ -63,7 +61,8 @@ class StackTLS:
         owner = (st.st_uid, st.st_gid)
         ensure_leaf(self.ca, pg_dir, "server", LOOPBACK_HOSTS, owner=owner)
         shutil.copyfile(self.ca.cert_file, pg_dir / "root-ca.pem")
-        for name, text in (("recstore_hba.conf", _HBA), ("recstore_ident.conf", _IDENT)):
+        ident = "".join(f"recstore  {CLIENT_NAME}  {role}\n" for role in self.roles)
+        for name, text in (("recstore_hba.conf", _HBA), ("recstore_ident.conf", ident)):
             write_file(pg_dir / name, text.encode(), 0o600)
         for name in ("root-ca.pem", "recstore_hba.conf", "recstore_ident.conf"):
             os.chown(pg_dir / name, *owner)
@@ -78,11 +77,11 @@ class StackTLS:
         return PostgresTLS(_free_port(), options, params)
 
 
-def ensure_stack_tls(data_dir: Path) -> StackTLS:
+def ensure_stack_tls(data_dir: Path, roles: tuple[str, ...] = ("postgres",)) -> StackTLS:
     directory = data_dir / "tls"
     ca = ensure_ca(directory)
     return StackTLS(directory, ca, ensure_leaf(ca, directory, "s3", LOOPBACK_HOSTS),
-                    ensure_leaf(ca, directory, "pg-client", [CLIENT_NAME], client=True))
+                    ensure_leaf(ca, directory, "pg-client", [CLIENT_NAME], client=True), roles)
 
 
 def _free_port() -> int:

@@ -142,13 +142,16 @@ def _leaf_is_current(cert_file: Path, ca: LocalCA, hosts: list[str], client: boo
 
 
 def ensure_leaf(ca: LocalCA, directory: Path, name: str, hosts: list[str],
-                *, owner: tuple[int, int] | None = None, client: bool = False) -> Issued:
-    """``<name>.pem`` and ``<name>-key.pem`` for ``hosts``, issued now unless still current.
+                *, owner: tuple[int, int] | None = None, client: bool = False,
+                file_names: tuple[str, str] | None = None) -> Issued:
+    """``<name>.pem`` and ``<name>-key.pem`` (or ``file_names``) for ``hosts``, issued now
+    unless still current.
 
     ``owner`` (uid, gid) hands the pair to the server that reads it (PostgreSQL refuses a key
     that is not its own or is readable by others)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    issued = Issued(directory / f"{name}.pem", directory / f"{name}-key.pem")
+    cert_name, key_name = file_names or (f"{name}.pem", f"{name}-key.pem")
+    issued = Issued(directory / cert_name, directory / key_name)
     if not (issued.key_file.exists() and _leaf_is_current(issued.cert_file, ca, hosts, client)):
         key = new_key()
         write_file(issued.key_file, key_pem(key), 0o600)
