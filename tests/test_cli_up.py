@@ -174,7 +174,7 @@ def test_cli_refuses_a_data_dir_without_a_running_stack(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
     assert done.returncode != 0
     assert "recstore up" in done.stderr
-    assert done.stdout == ""
+    assert "recstore up" in json.loads(done.stdout)["error"]  # --json: the error as JSON too
 
 
 def test_production_commands_refuse_a_non_eu_region(tmp_path: Path) -> None:
@@ -276,4 +276,4 @@ def test_malformed_ids_are_plain_not_found_errors(argv: list[str], tmp_path: Pat
                           capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
     assert done.returncode == 1
     assert done.stderr.startswith("recstore: no such ") and "Traceback" not in done.stderr
-    assert done.stdout == ""
+    assert json.loads(done.stdout)["error"].startswith("no such ")  # --json: as JSON too

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from recstore.cli.output import as_json, human
 from recstore.errors import NotFound, RecstoreError
 
 Command = Callable[[argparse.Namespace], Awaitable[dict[str, Any]]]
@@ -22,11 +23,22 @@ class UsageError(RecstoreError):
     exit_code = 2
 
 
+def wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
 def emit(args: argparse.Namespace, result: dict[str, Any], text: str | None = None) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(result, default=str))
+    if wants_json(args):
+        print(as_json(result))
     else:
-        print(text if text is not None else "\n".join(f"{k}: {v}" for k, v in result.items()))
+        print(text if text is not None else human(result))
+
+
+def emit_error(message: str, *, as_json_too: bool) -> None:
+    """An error always goes to stderr; with --json it is also stdout's one object."""
+    print(f"recstore: {message}", file=sys.stderr)
+    if as_json_too:
+        print(json.dumps({"error": message}, ensure_ascii=False))
 
 
 def parse_id(text: str, what: str) -> UUID:
@@ -39,7 +51,7 @@ def parse_id(text: str, what: str) -> UUID:
 
 def read_password(args: argparse.Namespace) -> str:
     if not args.password_stdin:
-        raise SystemExit("--password-stdin is required (passwords never go on the command line)")
+        raise UsageError("--password-stdin is required (passwords never go on the command line)")
     return sys.stdin.readline().rstrip("\n")
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from recstore.cli.accounts import cmd_customer_create, cmd_staff_create, cmd_user_create
-from recstore.cli.common import Command, emit
+from recstore.cli.common import Command, emit, emit_error, wants_json
 from recstore.cli.consent import add_consent_commands
 from recstore.cli.erasure import add_erasure_commands
 from recstore.cli.keys import add_token_commands, cmd_keys_generate, cmd_keys_init_jwt
@@ -25,8 +26,22 @@ from recstore.errors import RecstoreError
 from recstore.tls.errors import TLSConfigError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error under --json is also stdout's one JSON object (exit 2)."""
+
+    json_requested = False
+
+    def error(self, message: str) -> NoReturn:
+        if _Parser.json_requested:
+            self.print_usage(sys.stderr)
+            command = self.prog.removeprefix("recstore").strip()
+            emit_error(f"{command}: {message}" if command else message, as_json_too=True)
+            self.exit(2)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recstore", description=__doc__)
+    parser = _Parser(prog="recstore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, func: Command, help_text: str, parent: Any = sub,
@@ -104,26 +119,35 @@ def _stop_quietly_until_serving() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _Parser.json_requested = "--json" in argv
     args = build_parser().parse_args(argv)
     args.exit_code = 0
     if args.func in (cmd_up, cmd_serve, cmd_worker):
         _stop_quietly_until_serving()
+    failed = functools.partial(emit_error, as_json_too=wants_json(args))
     try:
         result = asyncio.run(args.func(args))
     except ValidationError as exc:
         problems = "; ".join(f"RECSTORE_{'_'.join(map(str, e['loc'])).upper() or 'SETTINGS'}: "
                              f"{e['msg']}" for e in exc.errors(include_input=False))
-        print(f"recstore: configuration error: {problems}", file=sys.stderr)
+        failed(f"configuration error: {problems}")
         return 2
     except TLSConfigError as exc:  # names the variable to fix; never a fall-back to plain
-        print(f"recstore: configuration error: {exc.detail}", file=sys.stderr)
+        failed(f"configuration error: {exc.detail}")
         return 2
     except RecstoreError as exc:
-        print(f"recstore: {exc.detail}", file=sys.stderr)
+        failed(exc.detail)
         return int(getattr(exc, "exit_code", 1))
+    except OSError as exc:  # a server or file that is not there: say so, without a traceback
+        what = exc.strerror or type(exc).__name__
+        if isinstance(exc, ConnectionError):
+            failed(f"cannot connect: {what}")
+        else:
+            failed(f"{what}: {exc.filename}" if exc.filename else what)
+        return 1
     except KeyboardInterrupt:
         return 130
     if result:
         emit(args, result)
     return int(args.exit_code)
-

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from recstore.cli.common import parse_id, with_services
+from recstore.cli.output import plain, table
 
 _CREDENTIAL_FLAGS = {
     "twilio": (("--account-sid", "account_sid"), ("--auth-token", "auth_token")),
@@ -64,12 +65,10 @@ async def cmd_jobs_list(args: argparse.Namespace) -> dict[str, Any]:
 
     found: list[dict[str, Any]] = await with_services(args, run)
     if not args.json:
-        rows = [f"{j['id']}  {j['status']:<7} {j['provider']:<7} attempts={j['attempts']}"
-                f"  {j['last_error'] or ''}" for j in found]
-        print("\n".join(rows) if rows else "no jobs")
+        columns = ("id", "status", "provider", "attempts", "run_after", "last_error")
+        print(table([{c: plain(job[c]) for c in columns} for job in found]) if found else "no jobs")
         return {}
-    return {"jobs": [{k: (str(v) if v is not None and k.endswith("id") else v)
-                      for k, v in job.items()} for job in found]}
+    return {"jobs": found}
 
 
 async def cmd_jobs_retry(args: argparse.Namespace) -> dict[str, Any]:

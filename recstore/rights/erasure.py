@@ -57,7 +57,7 @@ class ErasureStatus:
     last_error: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: str(value) if isinstance(value, UUID | datetime) else value
+        return {name: str(value) if isinstance(value, UUID) else value
                 for name, value in asdict(self).items()}
 
 
