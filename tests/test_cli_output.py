@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -100,6 +101,12 @@ async def test_commands_print_rfc3339_times_and_no_repr(
 def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*RECSTORE, *argv], capture_output=True, text=True, cwd=ROOT,
                           timeout=60, check=False, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_version_is_the_package_version() -> None:
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    done = _cli("--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"recstore {version}")
 
 
 @pytest.mark.parametrize(("argv", "code"), [

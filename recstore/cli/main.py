@@ -8,6 +8,7 @@ import asyncio
 import functools
 import signal
 import sys
+from importlib import metadata
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -40,8 +41,17 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _version() -> str:
+    try:
+        return metadata.version("recstore")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        from recstore import __version__
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recstore", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"recstore {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, func: Command, help_text: str, parent: Any = sub,
