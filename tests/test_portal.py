@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from factories import PASSWORD, audit_actions, make_staff
 from portal_helpers import csrf_of, form_post, sign_in, store_voicemail
@@ -20,7 +21,7 @@ async def test_front_page_is_the_sign_in_page_with_strict_headers(client: Any) -
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
     assert response.headers["Cache-Control"] == "no-store"
     html = await response.text()
-    assert 'type="password"' in html and "Sign in" in html
+    assert 'type="password"' in html and "Log in" in html
     assert "http://" not in html.replace(str(client.make_url("/")), "")  # nothing off-site
 
 
@@ -91,7 +92,7 @@ async def test_logout_ends_the_server_side_session(client: Any, tenant: Any) -> 
     await form_post(client, "/logout", {})
     client.session.cookie_jar.update_cookies({SESSION: token})  # a copied cookie replayed
     response = await client.get("/settings", allow_redirects=False)
-    assert response.status == 303 and response.headers["Location"] == "/"
+    assert response.status == 303 and response.headers["Location"] == "/?next=/settings"
 
 
 async def test_audio_plays_over_range_with_the_session(client: Any, services: Services,
@@ -275,3 +276,30 @@ async def test_unknown_values_are_pages_not_500s(client: Any, tenant: Any) -> No
     assert (await client.get("/?caller=hello")).status == 422
     assert (await client.get("/?cursor=%%%")).status == 422
     assert (await client.get("/access-log?cursor=zz")).status in {200, 422}
+
+
+async def test_a_notification_link_leads_back_to_the_recording_after_login(
+        client: Any, services: Services, tenant: Any) -> None:
+    rid, _ = await store_voicemail(services, tenant.customer_id)
+    first = await client.get(f"/recordings/{rid}", allow_redirects=False)
+    assert first.status == 303
+    assert parse_qs(urlsplit(first.headers["Location"]).query) == {"next": [f"/recordings/{rid}"]}
+    html = await (await client.get(first.headers["Location"])).text()
+    assert f'name="next" value="/recordings/{rid}"' in html
+    response = await client.post("/login", data={
+        "email": tenant.user_email, "password": PASSWORD, "next": f"/recordings/{rid}",
+        "csrf": csrf_of(html)}, headers={"Origin": str(client.make_url("/")).rstrip("/")},
+        allow_redirects=False)
+    assert response.headers["Location"] == f"/recordings/{rid}"
+
+
+async def test_redirects_never_leave_the_site(client: Any, tenant: Any) -> None:
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "evil"):
+        switched = await form_post(client, "/language", {"lang": "sv", "next": evil})
+        assert switched.headers["Location"] == "/", evil
+        page = await (await client.get("/", params={"next": evil})).text()
+        signed = await client.post("/login", data={
+            "email": tenant.user_email, "password": PASSWORD, "next": evil,
+            "csrf": csrf_of(page)}, headers={"Origin": str(client.make_url("/")).rstrip("/")},
+            allow_redirects=False)
+        assert signed.headers["Location"] == "/", evil

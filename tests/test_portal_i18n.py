@@ -11,6 +11,7 @@ from api.portal.actions import ACTION_TEXT
 from api.portal.i18n import _from_accept_language, translator
 from api.portal.render import _TITLES
 from api.portal.sv import SWEDISH
+from api.portal.views_access import _DONE
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "api" / "portal" / "templates"
 VIEWS = TEMPLATES.parent
@@ -34,7 +35,8 @@ def _view_messages() -> set[str]:
 
 
 def test_every_text_of_the_portal_has_its_swedish() -> None:
-    texts = _template_texts() | set(ACTION_TEXT.values()) | set(_TITLES.values()) | _view_messages()
+    texts = (_template_texts() | set(ACTION_TEXT.values()) | set(_TITLES.values())
+             | set(_DONE.values()) | _view_messages())
     assert len(texts) > 150
     missing = sorted(t for t in texts if t not in SWEDISH)
     assert missing == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -76,7 +77,8 @@ def portal_view(roles: frozenset[str] | None, handler: PageHandler, *,
             if roles is not None:
                 if session is None:
                     if request.method == "GET" and html_errors:
-                        raise web.HTTPSeeOther("/")
+                        # Back to this page after signing in (the link in a notification).
+                        raise web.HTTPSeeOther(f"/?{urlencode({'next': request.path_qs})}")
                     raise Unauthorized("please sign in")
                 if session.principal.role not in roles:
                     svc.metrics.access_denied.labels("role").inc()

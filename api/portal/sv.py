@@ -16,8 +16,8 @@ SWEDISH: dict[str, str] = {
     "Settings": "Inställningar",
     "Users": "Användare",
     "Password": "Lösenord",
-    "Sign in": "Logga in",
-    "Sign out": "Logga ut",
+    "Log in": "Logga in",
+    "Log out": "Logga ut",
     "Pages": "Sidor",
     "Newest": "Nyaste",
     "Older": "Äldre",
@@ -29,8 +29,8 @@ SWEDISH: dict[str, str] = {
     # Sign-in
     "Your voicemail and call recordings, encrypted for your company alone.":
         "Era röstmeddelanden och samtalsinspelningar, krypterade enbart för ert företag.",
-    "E-mail address": "E-postadress",
-    "Wrong e-mail address or password.": "Fel e-postadress eller lösenord.",
+    "Email address": "E-postadress",
+    "Wrong email address or password.": "Fel e-postadress eller lösenord.",
     "Too many attempts. Please wait and try again.":
         "För många försök. Vänta en stund och försök igen.",
     "This account cannot use the portal.": "Det här kontot kan inte använda portalen.",
@@ -115,6 +115,11 @@ SWEDISH: dict[str, str] = {
     "approved": "godkänd",
     "denied": "nekad",
     "access can last from 1 to 7 days": "åtkomst kan gälla från 1 till 7 dagar",
+    "Approved: the support engineer can listen until the grant ends.":
+        "Godkänt: supportteknikern kan lyssna tills behörigheten upphör.",
+    "Denied: nothing was shared.": "Nekat: inget delades.",
+    "Revoked: access ended now.": "Återkallat: åtkomsten upphörde nu.",
+    "The recording was deleted for good.": "Inspelningen är raderad för gott.",
     # Access log
     "Everything anyone did with your recordings, newest first. The log is hash-chained:"
     " entries cannot be changed or removed unnoticed.": "Allt som någon har gjort med era"

@@ -21,6 +21,8 @@ from recstore.consent.actor_names import names_for
 from recstore.errors import Invalid
 
 MAX_GRANT_DAYS = 7
+_DONE = {"approved": "Approved: the support engineer can listen until the grant ends.",
+         "denied": "Denied: nothing was shared.", "revoked": "Revoked: access ended now."}
 LOG_PAGE = 50
 
 
@@ -45,7 +47,7 @@ async def access_page(request: web.Request) -> web.Response:
         "section": "access", "names": names, "max_days": MAX_GRANT_DAYS,
         "pending": [v for v in req_views if v["status"] == "pending"],
         "answered": [v for v in req_views if v["status"] != "pending"],
-        "grants": grant_views})
+        "grants": grant_views, "done": _DONE.get(request.query.get("done", ""))})
 
 
 def _days(request: web.Request) -> int:

@@ -1,11 +1,11 @@
-"""Sign in and out, the front page, and the language switch."""
+"""Log in and out, the front page, and the language switch."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from api.client_address import client_address
-from api.portal.context import SESSION_COOKIE, cookie_flags, session_key
+from api.portal.context import SESSION_COOKIE, cookie_flags, form_key, session_key
 from api.portal.forms import field, safe_next
 from api.portal.i18n import LANG_COOKIE, LANGUAGES
 from api.portal.render import finish, page
@@ -38,8 +38,9 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 def login_page(request: web.Request, *, error: str | None = None, status: int = 200,
                email: str = "") -> web.Response:
-    return page(request, "login.html", {"error": error, "email": email, "section": "login"},
-                status=status)
+    after = safe_next(request.get(form_key, {}).get("next") or request.query.get("next"))
+    return page(request, "login.html", {"error": error, "email": email, "section": "login",
+                                        "next": after}, status=status)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -51,7 +52,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
                                                 client=client_address(request))
     except Unauthorized:
         svc.metrics.login_failures.inc()
-        return login_page(request, error="Wrong e-mail address or password.", status=401,
+        return login_page(request, error="Wrong email address or password.", status=401,
                           email=email)
     except TooManyRequests as exc:
         svc.metrics.login_throttled.inc()
@@ -66,7 +67,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         if old:
             await sessions.end(conn, old)  # a fresh token at every sign-in: no fixation
         token = await sessions.start(conn, principal)
-    response = _redirect(request, "/")
+    response = _redirect(request, safe_next(field(request, "next", required=False)))
     response.set_cookie(SESSION_COOKIE, token, **cookie_flags(request))  # type: ignore[arg-type]
     return response
 

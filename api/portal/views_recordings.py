@@ -69,7 +69,8 @@ async def recordings_page(request: web.Request) -> web.Response:
     return page(request, "recordings.html", {
         "section": "recordings", "items": items, "filters": filters, "error": error,
         "next_cursor": next_cursor, "paged": cursor is not None, "unread": unread,
-        "filtered": any(filters.values())}, status=422 if error else 200)
+        "filtered": any(filters.values()), "deleted": request.query.get("deleted") == "1"},
+        status=422 if error else 200)
 
 
 async def _view(request: web.Request) -> dict[str, Any]:
