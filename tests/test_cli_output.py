@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -125,3 +126,22 @@ def test_json_errors_are_one_json_object_on_stdout_with_the_same_exit_code(
     error = json.loads(line)
     assert list(error) == ["error"] and error["error"]
     assert error["error"] in json_run.stderr  # the same words a person reads
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> set[str]:
+    """Every command path of the parser; a provider of `set-provider` is an argument, not one."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups or prefix.endswith("set-provider"):
+        return {prefix}
+    return {path for group in groups for name, sub in group.choices.items()
+            for path in _commands(sub, f"{prefix} {name}".strip())}
+
+
+def test_every_command_is_in_the_readme_command_table() -> None:
+    from recstore.cli.main import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    commands = _commands(build_parser())
+    assert {"jobs list", "customer set-provider"} <= commands
+    assert sorted(c for c in commands if f"`recstore {c}" not in table) == []
