@@ -32,7 +32,9 @@ WORKDIR /app
 VOLUME ["/keys"]
 USER recstore
 EXPOSE 8080
-# /healthz of the API on RECSTORE_PORT; docker-compose.yml points the worker's at its metrics port.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('RECSTORE_PORT', '8080'); urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4)"]
+# /healthz of the API on RECSTORE_PORT: over HTTPS when RECSTORE_TLS_CERT_FILE is set, verified
+# against that very certificate (for localhost); docker-compose.yml points the worker's at its
+# metrics port.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-c", "import os, ssl, urllib.request as u; c = os.environ.get('RECSTORE_TLS_CERT_FILE'); x = ssl.create_default_context(cafile=c) if c else None; x and setattr(x, 'verify_flags', x.verify_flags | ssl.VERIFY_X509_PARTIAL_CHAIN); u.urlopen(('https://localhost:' if c else 'http://127.0.0.1:') + os.environ.get('RECSTORE_PORT', '8080') + '/healthz', timeout=4, context=x)"]
 ENTRYPOINT ["recstore"]
 CMD ["serve"]
