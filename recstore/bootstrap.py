@@ -27,13 +27,23 @@ async def check_bucket_region(store: ObjectStore) -> str | None:
     return location
 
 
+def admin_object_store_for(settings: Settings) -> ObjectStore:
+    """The bucket as the admin identity (RECSTORE_S3_ADMIN_*), or as the service's own when no
+    admin identity is configured (a single-identity deployment)."""
+    key, secret = settings.s3_admin_access_key, settings.s3_admin_secret_key
+    if key is None or secret is None:
+        return object_store_for(settings)
+    return object_store_for(settings.model_copy(update={"s3_access_key": key,
+                                                        "s3_secret_key": secret}))
+
+
 async def prepare_storage(settings: Settings) -> list[str]:
     conn = await asyncpg.connect(settings.migration_database_url())
     try:
         applied = await migrate(conn)
     finally:
         await conn.close()
-    store = object_store_for(settings)
+    store = admin_object_store_for(settings)
     await store.ensure_bucket()
     await check_bucket_region(store)
     await store.set_expiry_backstop(LIFECYCLE_BACKSTOP_DAYS)

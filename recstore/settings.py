@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     s3_endpoint: str
     s3_access_key: SecretStr
     s3_secret_key: SecretStr
+    # An admin identity for `migrate` (bucket, lifecycle backstop); serve and worker use the
+    # identity above, which needs only objects in its bucket (docs/OPERATIONS.md).
+    s3_admin_access_key: SecretStr | None = None
+    s3_admin_secret_key: SecretStr | None = None
     s3_bucket: str = "recstore"
     s3_region: str = "eu-north-1"
 

@@ -349,13 +349,17 @@ def test_sigterm_stops_the_servers(tmp_path: Path, mode: str) -> None:
 
 def test_failed_start_reports_log_tail_and_cleans_up(tmp_path: Path) -> None:
     fake = tmp_path / "weed"
-    fake.write_text('#!/bin/sh\necho "weed: boom, secret $AWS_SECRET_ACCESS_KEY" >&2\nexit 3\n')
+    # Both identities' secrets reach weed in its -s3.config file; a crash that prints it
+    # must not put them in the error.
+    fake.write_text('#!/bin/sh\necho "weed: boom, secret $(cat identities.json)" >&2\nexit 3\n')
     fake.chmod(0o700)
     embedded = EmbeddedStack(tmp_path / "data", weed_binary=fake)
     with pytest.raises(EmbeddedStackError, match="weed mini") as err:
         embedded.start(timeout=20)
-    secret = json.loads((tmp_path / "data" / "credentials.json").read_text())["s3_secret_key"]
-    assert "weed: boom, secret ***" in str(err.value) and secret not in str(err.value)
+    secrets = [json.loads((tmp_path / "data" / name).read_text())["s3_secret_key"]
+               for name in ("credentials.json", "credentials-service.json")]
+    assert "weed: boom, secret {" in str(err.value) and '"secretKey": "***"' in str(err.value)
+    assert not any(secret in str(err.value) for secret in secrets)
     assert find_postmaster(tmp_path / "data" / "pg") is None  # PostgreSQL was stopped again
     assert embedded.postgres_pid is None and embedded.weed_pid is None
     embedded.stop()

@@ -74,6 +74,8 @@ def settings_for(data_dir: Path, runtime: dict[str, Any], **overrides: Any) -> S
         "s3_endpoint": runtime["s3_endpoint"],
         "s3_access_key": runtime["s3_access_key"],
         "s3_secret_key": runtime["s3_secret_key"],
+        "s3_admin_access_key": runtime.get("s3_admin_access_key"),
+        "s3_admin_secret_key": runtime.get("s3_admin_secret_key"),
         "s3_bucket": runtime.get("s3_bucket", "recstore"),
         "s3_region": "eu-north-1",
         "master_keys_file": paths["master"],

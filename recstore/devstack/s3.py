@@ -10,8 +10,9 @@ weed 4.48 facts this relies on (checked with ``weed mini -h`` and by running it)
   left behind on exit, so they are removed after weed stops.
 - Master metadata defaults to <dir>/m<master port>, i.e. a new empty dir per port: pinned with
   ``-master.dir``. Flags given on the command line override <dir>/mini.options from earlier runs.
-- It takes the S3 identity from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; without them it
-  accepts any signature. It exits in about 1 s on SIGTERM with ``-volume.preStopSeconds=0``.
+- It takes the S3 identity from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or several from the
+  JSON file of ``-s3.config`` (read once at start); without either it accepts any signature.
+  It exits in about 1 s on SIGTERM with ``-volume.preStopSeconds=0``.
 - Only the S3 port checks credentials: the master, volume, filer and admin listeners (loopback
   here) are open to any local process. WebDAV is switched off as nobody needs it.
 """
@@ -32,7 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import urllib3
@@ -170,14 +173,54 @@ def _bindable(port: int) -> bool:
     return True
 
 
+# -- identities ------------------------------------------------------------------------------
+
+IDENTITIES_FILE = "identities.json"
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    access_key: str
+    secret_key: str = field(repr=False)
+    bucket: str = "recstore"
+
+
+def identities(admin_key: str, admin_secret: str, service: ServiceIdentity) -> dict[str, Any]:
+    """weed's ``-s3.config``: an admin (bucket, lifecycle, policy: `migrate` and tests) and the
+    service, which may read and list its own bucket and write (put, delete) only objects under
+    ``recordings/`` in it. weed matches "Action:bucket/key" against each grant, a trailing
+    ``*`` as a prefix: bucket-level writes (lifecycle, policy, versioning, deleting the
+    bucket) have no key and so match no grant of the service."""
+    bucket = service.bucket
+    return {"identities": [
+        {"name": "recstore-admin", "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+         "credentials": [{"accessKey": admin_key, "secretKey": admin_secret}]},
+        {"name": "recstore-service",
+         "actions": [f"Read:{bucket}", f"List:{bucket}", f"Write:{bucket}/recordings/*"],
+         "credentials": [{"accessKey": service.access_key, "secretKey": service.secret_key}]},
+    ]}
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
 # -- the weed process ------------------------------------------------------------------------
 
 class EmbeddedS3:
     def __init__(self, s3_dir: Path, log_path: Path, access_key: str, secret_key: str, *,
                  binary: Path | None = None,
-                 tls: tuple[Path, Path, Path] | None = None) -> None:
-        """``tls``: (certificate, key, CA) makes the S3 port HTTPS only, checked against the CA."""
+                 tls: tuple[Path, Path, Path] | None = None,
+                 service: ServiceIdentity | None = None) -> None:
+        """``tls``: (certificate, key, CA) makes the S3 port HTTPS only, checked against the CA.
+        ``service``: a second, least-privileged identity (see `identities`); the first pair
+        is then the admin identity."""
         self.s3_dir = s3_dir
+        self._service = service
         self._tls = tls
         self.log_path = log_path
         self._access_key = access_key
@@ -272,6 +315,8 @@ class EmbeddedS3:
                *(f"-{name}.port={port}" for name, port in ports.items()),
                "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
                "-volume.preStopSeconds=0"]
+        if self._service is not None:
+            cmd.append(f"-s3.config={self.s3_dir / IDENTITIES_FILE}")
         if self._tls is not None:  # without -s3.port.https the S3 port itself serves TLS only
             cmd += [f"-s3.cert.file={self._tls[0]}", f"-s3.key.file={self._tls[1]}"]
         for name in ("filer", "s3"):
@@ -284,8 +329,12 @@ class EmbeddedS3:
         # Credentials go through the environment: /proc/<pid>/cmdline is world-readable,
         # /proc/<pid>/environ is not. S3_*/WEED_* variables would change weed's configuration.
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "S3_", "WEED_"))}
-        env["AWS_ACCESS_KEY_ID"] = self._access_key
-        env["AWS_SECRET_ACCESS_KEY"] = self._secret_key
+        if self._service is not None:  # both identities in a private file instead
+            _write_private(self.s3_dir / IDENTITIES_FILE, json.dumps(
+                identities(self._access_key, self._secret_key, self._service)))
+        else:
+            env["AWS_ACCESS_KEY_ID"] = self._access_key
+            env["AWS_SECRET_ACCESS_KEY"] = self._secret_key
         log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
             self._log_start = os.fstat(log_fd).st_size
@@ -318,7 +367,8 @@ class EmbeddedS3:
             http.clear()
 
     def _tail(self) -> str:
-        return log_tail(self.log_path, redact=(self._secret_key,), start=self._log_start)
+        secrets = (self._secret_key, *((self._service.secret_key,) if self._service else ()))
+        return log_tail(self.log_path, redact=secrets, start=self._log_start)
 
     def _rotate_log(self) -> None:
         with contextlib.suppress(OSError):

@@ -5,7 +5,8 @@ Layout under ``data_dir`` (created with mode 0700)::
     pg/                 PostgreSQL cluster; Unix socket only, no TCP listener
     s3/                 weed data (volumes, filer store, master metadata)
     logs/weed.log       weed output (mode 0600); logs/postgres.log links to pg/log
-    credentials.json    generated S3 access key + secret (mode 0600), reused on later starts
+    credentials.json    generated S3 admin access key + secret (mode 0600), reused on later starts
+    credentials-service.json   the same for the service's least-privileged S3 identity
     .embedded.lock      held (flock) while a stack runs, so two stacks never share a data dir
 
 Both servers stay up while the stack runs and are stopped by `EmbeddedStack.stop()` (also from
@@ -48,6 +49,8 @@ _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # The login role `serve` and `worker` use (a member of recstore_app, see migration 0004);
 # the superuser in database_url owns the schema and runs migrations.
 APP_ROLE = "recstore_service"
+# The bucket `recstore up` uses, the only one the S3 service identity may touch.
+SERVICE_BUCKET = "recstore"
 _CREATE_APP_ROLE = """
 DO $$
 BEGIN
@@ -69,8 +72,11 @@ class StackInfo:
     database_url: str  # asyncpg-usable URI to the "postgres" database over the Unix socket
     s3_endpoint: str  # "http://127.0.0.1:<port>"
     s3_access_key: str
-    s3_secret_key: str = field(repr=False)
+    s3_secret_key: str = field(repr=False)  # the admin identity: buckets, lifecycle, policy
     ca_file: Path | None = None  # with tls: the local CA both servers' certificates chain to
+    # The service's identity: objects in SERVICE_BUCKET only (recstore.devstack.s3.identities).
+    s3_service_access_key: str = ""
+    s3_service_secret_key: str = field(default="", repr=False)
 
     @property
     def app_database_url(self) -> str:
@@ -116,7 +122,7 @@ class EmbeddedStack:
     def start(self, *, timeout: float = 90.0) -> StackInfo:
         """Start both servers (blocking) and return how to reach them; a no-op if already up."""
         from recstore.devstack.postgres import EmbeddedPostgres
-        from recstore.devstack.s3 import EmbeddedS3
+        from recstore.devstack.s3 import EmbeddedS3, ServiceIdentity
 
         if self._info is not None:
             if self._healthy():
@@ -129,6 +135,8 @@ class EmbeddedStack:
             self._prepare_dirs()
             self._lock_data_dir()
             access_key, secret_key = _load_or_create_credentials(self.data_dir / "credentials.json")
+            service_key, service_secret = _load_or_create_credentials(
+                self.data_dir / "credentials-service.json")
             if not self._atexit_registered:
                 atexit.register(self._stop_at_exit)
                 self._atexit_registered = True
@@ -146,6 +154,8 @@ class EmbeddedStack:
             self.data_dir.chmod(0o700 if pg_owner == os.getuid() else 0o711)
             self._s3 = EmbeddedS3(self.data_dir / "s3", self.data_dir / "logs" / "weed.log",
                                   access_key, secret_key, binary=self._weed_binary,
+                                  service=ServiceIdentity(service_key, service_secret,
+                                                          SERVICE_BUCKET),
                                   tls=(stack_tls.s3.cert_file, stack_tls.s3.key_file,
                                        stack_tls.ca.cert_file) if stack_tls else None)
             s3_endpoint = self._s3.start(deadline)
@@ -153,7 +163,8 @@ class EmbeddedStack:
             self.stop()
             raise
         info = StackInfo(self.data_dir, database_url, s3_endpoint, access_key, secret_key,
-                         stack_tls.ca.cert_file if stack_tls else None)
+                         stack_tls.ca.cert_file if stack_tls else None, service_key,
+                         service_secret)
         try:
             _admin(info, _CREATE_APP_ROLE)
         except BaseException:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from recstore.bootstrap import prepare_storage
 from recstore.devstack.files import clear_runtime, ensure_dev_keys, settings_for, write_runtime
-from recstore.devstack.stack import EmbeddedStack
+from recstore.devstack.stack import SERVICE_BUCKET, EmbeddedStack
 from recstore.logging_setup import configure
 from recstore.runner import run_services
 from recstore.services import open_services
@@ -37,8 +37,10 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
         info = await asyncio.to_thread(stack.start)
         runtime = {"database_url": info.app_database_url,
                    "admin_database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
-                   "s3_bucket": "recstore", "s3_access_key": info.s3_access_key,
-                   "s3_secret_key": info.s3_secret_key, "data_dir": str(data_dir)}
+                   "s3_bucket": SERVICE_BUCKET, "s3_access_key": info.s3_service_access_key,
+                   "s3_secret_key": info.s3_service_secret_key,
+                   "s3_admin_access_key": info.s3_access_key,
+                   "s3_admin_secret_key": info.s3_secret_key, "data_dir": str(data_dir)}
         if info.ca_file is not None:
             from recstore.devstack.tls import ensure_stack_tls
 
