@@ -39,6 +39,8 @@ def _instructions(record: dict[str, str], data_dir: Path) -> str:
     customer = record["customer_id"]
     return (
         f"\nDemo customer {customer}\n"
+        f"  portal:   open {{url}}/ in a browser; email {record['email']},"
+        f" password {record['password']}\n"
         "  log in:   curl -s {url}/api/v1/auth/login -H 'Content-Type: application/json' \\\n"
         f"              -d '{login}'\n"
         "  upload a signed voicemail (any WAV/MP3 file; signing by hand: README's walkthrough):\n"
