@@ -284,3 +284,23 @@ async def test_rotation_keeps_old_checkpoints_verifiable(
     assert (code, report["ok"]) == (0, True)
     stored = json.loads(settings.audit_keys_path().read_text())
     assert "private_key" not in json.dumps(stored["retired"])  # retired keys cannot sign
+
+
+@pytest.mark.usefixtures("cli")
+async def test_init_audit_creates_the_key_once_and_verify_without_it_cannot_check(
+        settings: Settings, logged: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    tenant, _ = logged
+    path = settings.audit_keys_path()
+    assert not path.exists()
+    held = checkpoints.sign(audit_keys.AuditKeys("audit-x", SigningKey.generate(), {}),
+                            tenant.customer_id, 1, "0" * 64).as_json()
+    code, report, err = await _verify(tenant.customer_id, capsys,
+                                      _save(tmp_path, "held.json", held))
+    assert code == 2 and report["ok"] is False and "no audit signing key file" in err
+    for created in (True, False):
+        capsys.readouterr()
+        assert await asyncio.to_thread(main, ["keys", "init-audit", "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        assert answer["created"] is created
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -36,6 +36,15 @@ async def cmd_jwt_public(args: argparse.Namespace) -> dict[str, Any]:
     return {"kid": key_id(public), "public_key_pem": public_key_pem(public).decode()}
 
 
+async def cmd_init_audit(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore import audit_keys
+
+    path = settings_from_args(args).audit_keys_path()
+    created = not path.exists()
+    keys = audit_keys.load(path)
+    return {"audit_keys_file": str(path), "key_id": keys.key_id, "created": created}
+
+
 async def cmd_rotate_audit(args: argparse.Namespace) -> dict[str, Any]:
     from recstore import audit_keys, checkpoints
 
@@ -44,6 +53,8 @@ async def cmd_rotate_audit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
+    command("init-audit", cmd_init_audit,
+            "create the access-log signing key file if it is missing", parent=keys)
     command("rotate-audit", cmd_rotate_audit,
             "start signing access-log checkpoints with a new key (old public keys are kept)",
             parent=keys)
