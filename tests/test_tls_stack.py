@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import asyncpg
 import pytest
 import urllib3
@@ -23,6 +24,7 @@ from minio import Minio
 from test_cli_up import Up, cli
 
 from factories import upload_headers, wav
+from portal_helpers import csrf_of
 from recstore.devstack.files import settings_for
 from recstore.object_store import ObjectStore, ObjectStoreError
 from recstore.settings import Settings
@@ -118,6 +120,31 @@ def test_a_recording_lives_its_whole_life_over_verified_tls(up: Up) -> None:
     assert doctor["links"]["clients"]["peer"] == urlsplit(up.url).netloc
     assert doctor["links"]["s3"]["checked"]["version"] in {"TLSv1.2", "TLSv1.3"}
     assert doctor["links"]["postgres"]["checked"]["ssl"] is True
+
+
+async def test_portal_login_over_tls(up: Up) -> None:
+    """The browser path: portal page, CSRF-checked login form, Secure session cookie, HSTS."""
+    data_dir = up.info["data_dir"]
+    cid = cli("customer", "create", "--data-dir", data_dir, "--name", "Portal AB",
+              "--email", "ops@portal.example")["customer_id"]
+    cli("user", "create", "--data-dir", data_dir, "--customer", cid, "--email", "pia@portal.example",
+        "--role", "customer_user", "--password-stdin", stdin=PASSWORD + "\n")
+    connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=up.info["ca_file"]))
+    jar = aiohttp.CookieJar(unsafe=True)  # the server is an IP address
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar) as session:
+        front = await session.get(f"{up.url}/")
+        assert front.status == 200
+        login = await session.post(f"{up.url}/login", data={
+            "email": "pia@portal.example", "password": PASSWORD,
+            "csrf": csrf_of(await front.text())}, headers={"Origin": up.url}, allow_redirects=False)
+        assert login.status == 303, await login.text()
+        (cookie,) = [c for c in login.headers.getall("Set-Cookie")
+                     if c.startswith("recstore_session=")]
+        assert "Secure" in cookie and "HttpOnly" in cookie
+        assert login.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+        assert 'name="password"' in await front.text()  # signed out: the login form
+        home = await session.get(f"{up.url}/")  # signed in: the portal itself
+        assert home.status == 200 and 'name="password"' not in await home.text()
 
 
 def test_plain_http_and_plain_postgres_are_not_served(up: Up) -> None:

@@ -74,7 +74,8 @@ async def cmd_set_notify_webhook(args: argparse.Namespace) -> dict[str, Any]:
 
     async def run(svc: Any) -> dict[str, Any]:
         async with svc.pool.acquire() as conn:
-            secret = await set_webhook(conn, svc.keys, customer_id, args.url)
+            secret = await set_webhook(conn, svc.keys, customer_id, args.url,
+                                       require_tls=svc.settings.require_tls)
         return {"customer_id": str(customer_id), "url": args.url, "signing_secret": secret}
 
     result: dict[str, Any] = await with_services(args, run)

@@ -19,7 +19,8 @@ INTERVAL_SECONDS = 15.0
 
 def configured_notifier(svc: Services) -> notify.Notifier:
     try:
-        return notifier_for(notify.NotifySettings(), svc.keys)
+        return notifier_for(notify.NotifySettings(), svc.keys,
+                            require_tls=svc.settings.require_tls)
     except (ValidationError, RecstoreError) as exc:
         # Only the type: a validation message could echo a configured address or secret.
         log.error("notification settings are invalid; notifying by log only",

@@ -27,6 +27,7 @@ from recstore.consent.notify import LogNotifier, Notice, Notifier, NotifySetting
 from recstore.db import Connection
 from recstore.errors import Invalid, NotFound
 from recstore.keys import KeyService
+from recstore.tls.links import url_link
 
 _PURPOSE = "notify-webhook"
 WEBHOOK_SECRET_PURPOSE = _PURPOSE  # also signs the daily checkpoints (checkpoint_delivery)
@@ -100,8 +101,10 @@ class WebhookNotifier:
     """POSTs JSON with `X-Recstore-Timestamp` and `X-Recstore-Signature: v1=<hex HMAC-SHA256
     (secret, timestamp + "." + body)>`. Customers without a webhook get a log line."""
 
-    def __init__(self, settings: NotifySettings, keys: KeyService) -> None:
+    def __init__(self, settings: NotifySettings, keys: KeyService, *,
+                 require_tls: bool = False) -> None:
         self._settings, self._keys, self._fallback = settings, keys, LogNotifier()
+        self._require_tls = require_tls
 
     async def send(self, conn: Connection, notice: Notice) -> None:
         row = await conn.fetchrow("SELECT url, secret_wrapped FROM notification_webhooks"
@@ -109,6 +112,9 @@ class WebhookNotifier:
         if row is None:
             await self._fallback.send(conn, notice)
             return
+        if self._require_tls and not url_link("notify_webhook", "", row["url"]).acceptable:
+            raise RuntimeError("the customer's webhook url is plain http and "
+                               "RECSTORE_REQUIRE_TLS is set")
         secret = self._keys.unwrap_secret(notice.customer_id, _PURPOSE,
                                           bytes(row["secret_wrapped"])).decode()
         payload: dict[str, Any] = webhook_payload(notice)
@@ -138,10 +144,14 @@ def webhook_payload(notice: Notice) -> dict[str, str | None]:
             "created_at": notice.created_at.isoformat()}
 
 
-async def set_webhook(conn: Connection, keys: KeyService, customer_id: UUID, url: str) -> str:
+async def set_webhook(conn: Connection, keys: KeyService, customer_id: UUID, url: str, *,
+                      require_tls: bool = False) -> str:
     """Point the customer's notifications at `url`; returns the new signing secret."""
     if not url.startswith(("https://", "http://")):
         raise Invalid("the webhook url must start with https:// or http://")
+    if require_tls and not url_link("notify_webhook", "", url).acceptable:
+        raise Invalid("RECSTORE_REQUIRE_TLS is set: the webhook url must be https:// "
+                      "(plain http only to loopback)")
     if not await conn.fetchval("SELECT 1 FROM customers WHERE id = $1 AND erased_at IS NULL",
                                customer_id):
         raise NotFound("no such customer")
@@ -154,9 +164,10 @@ async def set_webhook(conn: Connection, keys: KeyService, customer_id: UUID, url
     return secret
 
 
-def notifier_for(settings: NotifySettings, keys: KeyService) -> Notifier:
+def notifier_for(settings: NotifySettings, keys: KeyService, *,
+                 require_tls: bool = False) -> Notifier:
     if settings.channel == "smtp":
         return SmtpNotifier(settings, keys)
     if settings.channel == "webhook":
-        return WebhookNotifier(settings, keys)
+        return WebhookNotifier(settings, keys, require_tls=require_tls)
     return LogNotifier()

@@ -40,7 +40,7 @@ def links_for(settings: Settings, *, api: bool = True, worker: bool = True,
     if api:
         links.append(listener_link("clients", "RECSTORE_TLS_CERT_FILE", settings.host,
                                    settings.port, tls))
-    if worker and settings.metrics_port is not None:
+    if (api or worker) and settings.metrics_port is not None:
         links.append(listener_link("metrics", "RECSTORE_TLS_CERT_FILE", settings.host,
                                    settings.metrics_port, tls))
     links.append(url_link("s3", "RECSTORE_S3_ENDPOINT", settings.s3_endpoint))
