@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
+from api.cutoff import cut_off_when_denied
 from api.models import Recording, RecordingListQuery, RecordingPage
 from api.parsing import parse_query, path_uuid
 from api.security import customer_of
@@ -154,10 +155,11 @@ async def stream_audio(
     try:
         await response.prepare(request)
         request[streaming_started_key] = True  # from here an error can only cut the connection
-        if first:
-            await response.write(first)
-        async for piece in pieces:
-            await response.write(piece)
+        async with cut_off_when_denied(request, still_allowed):
+            if first:
+                await response.write(first)
+            async for piece in pieces:
+                await response.write(piece)
         await response.write_eof()
     finally:
         await pieces.aclose()  # a client that went away: stop reading the store now

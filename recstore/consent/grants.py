@@ -190,9 +190,14 @@ def stream_guard(pool: Pool, grant_id: UUID, on_cut: Callable[[], Awaitable[None
     waiting for the rest of its Content-Length on a kept-alive connection.
     """
 
+    cut = False
+
     async def still_allowed() -> bool:
-        if not await is_live(pool, grant_id):
-            await on_cut()
+        nonlocal cut
+        if cut or not await is_live(pool, grant_id):
+            if not cut:  # once, though a watcher and the piece loop may both notice
+                cut = True
+                await on_cut()
             raise GrantRevoked()
         return True
 
