@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from recstore.cli.common import settings_from_args
+from recstore.cli.common import settings_from_args, with_services
 
 
 async def cmd_keys_generate(args: argparse.Namespace) -> dict[str, Any]:
@@ -52,9 +52,22 @@ async def cmd_rotate_audit(args: argparse.Namespace) -> dict[str, Any]:
     return {"key_id": rotated.key_id, "keys": checkpoints.public_keys(rotated)}
 
 
+async def cmd_keys_rewrap(args: argparse.Namespace) -> dict[str, Any]:
+    from recstore.accounts.rewrap import rewrap_all
+
+    async def run(svc: Any) -> dict[str, Any]:
+        return (await rewrap_all(svc.pool, svc.keys)).as_dict()
+
+    result: dict[str, Any] = await with_services(args, run)
+    return result
+
+
 def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     command("init-audit", cmd_init_audit,
             "create the access-log signing key file if it is missing", parent=keys)
+    command("rewrap", cmd_keys_rewrap,
+            "after adding a master key: re-wrap everything still under an older one",
+            parent=keys)
     command("rotate-audit", cmd_rotate_audit,
             "start signing access-log checkpoints with a new key (old public keys are kept)",
             parent=keys)
