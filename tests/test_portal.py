@@ -303,3 +303,19 @@ async def test_redirects_never_leave_the_site(client: Any, tenant: Any) -> None:
             "csrf": csrf_of(page)}, headers={"Origin": str(client.make_url("/")).rstrip("/")},
             allow_redirects=False)
         assert signed.headers["Location"] == "/", evil
+
+
+async def test_caller_text_is_escaped_not_executed(client: Any, services: Services,
+                                                  tenant: Any) -> None:
+    await store_voicemail(services, tenant.customer_id, caller="<img src=x onerror=alert(1)>",
+                          name="<script>alert('x')</script>")
+    await sign_in(client, tenant.user_email)
+    html = await (await client.get("/")).text()
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+async def test_a_planted_session_cookie_is_replaced_at_login(client: Any, tenant: Any) -> None:
+    client.session.cookie_jar.update_cookies({SESSION: "planted-by-an-attacker-0123456789"})
+    response = await sign_in(client, tenant.user_email)
+    assert response.cookies[SESSION].value != "planted-by-an-attacker-0123456789"

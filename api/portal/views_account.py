@@ -16,6 +16,7 @@ from recstore.appkeys import services_key
 from recstore.auth import sessions
 from recstore.consent import notify_prefs
 from recstore.errors import Invalid, RecstoreError
+from recstore.recordings import reads
 from recstore.rights import settings as account_settings
 
 
@@ -27,11 +28,11 @@ def _see_other(request: web.Request, location: str) -> web.Response:
 
 async def export_page(request: web.Request) -> web.Response:
     svc, who = request.app[services_key], customer_of(request)
-    count, size = await svc.pool.fetchrow(
-        "SELECT count(*), coalesce(sum(size_bytes), 0) FROM recordings WHERE customer_id = $1"
-        " AND shredded_at IS NULL AND expires_at > now()", who.customer_id)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        count, size = await reads.live_totals(conn, who.customer_id)
     return page(request, "export.html", {"section": "export", "count": count,
-                                         "size_bytes": int(size)})
+                                         "size_bytes": size})
 
 
 async def export_download(request: web.Request) -> web.StreamResponse:

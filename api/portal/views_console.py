@@ -52,12 +52,10 @@ async def console_recording(request: web.Request) -> web.Response:
     async with svc.pool.acquire() as conn:
         view = await staff_views.get_for_staff(conn, who.user_id, recording_id)
         grant_id = await live_grant_for(conn, view["customer_id"], recording_id, who.user_id)
-        pending = await conn.fetchval(
-            "SELECT count(*) FROM access_requests WHERE staff_id = $1 AND customer_id = $2"
-            " AND status = 'pending' AND (all_recordings OR $3 = ANY(recording_ids))",
-            who.user_id, view["customer_id"], recording_id)
+        pending = await request_store.pending_covering(conn, who.user_id, view["customer_id"],
+                                                       recording_id)
     return page(request, "console_recording.html", {
-        "section": "console", "rec": view, "grant_id": grant_id, "pending": bool(pending),
+        "section": "console", "rec": view, "grant_id": grant_id, "pending": pending,
         "sent": request.query.get("sent") == "1"})
 
 

@@ -146,3 +146,14 @@ def request_view(row: asyncpg.Record) -> dict[str, Any]:
         "decided_at": row["decided_at"], "decided_by": row["decided_by"],
         "grant_id": row["grant_id"],
     }
+
+
+async def pending_covering(conn: Connection, staff_id: UUID, customer_id: UUID,
+                           recording_id: UUID) -> bool:
+    """Whether this staff member already waits for an answer covering this recording."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM access_requests WHERE staff_id = $1 AND customer_id = $2"
+        " AND status = 'pending' AND created_at + $4::interval > now()"
+        " AND (all_recordings OR $3 = ANY(recording_ids)))",
+        staff_id, customer_id, recording_id, REQUEST_TTL)
+    return found

@@ -1,4 +1,5 @@
-"""Per-user read state of recordings: a recording is unread for a user until they open it."""
+"""Per-user read state of recordings (unread until a user opens or plays one), and the
+counts the portal shows about a customer's live recordings."""
 
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ async def unread_count(conn: Connection, user_id: UUID, customer_id: UUID) -> in
         " AND r.expires_at > now() AND NOT EXISTS (SELECT 1 FROM recording_reads x"
         " WHERE x.user_id = $2 AND x.recording_id = r.id)", customer_id, user_id)
     return count
+
+
+async def live_totals(conn: Connection, customer_id: UUID) -> tuple[int, int]:
+    """(count, total bytes) of the customer's recordings still readable: what an export holds."""
+    row = await conn.fetchrow(
+        "SELECT count(*), coalesce(sum(size_bytes), 0) FROM recordings WHERE customer_id = $1"
+        " AND shredded_at IS NULL AND expires_at > now()", customer_id)
+    assert row is not None
+    return int(row[0]), int(row[1])
