@@ -21,6 +21,7 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from api.hardening import SECURITY_HEADERS
+from recstore.tls.server import HSTS_VALUE
 
 log = logging.getLogger("recstore.http")
 
@@ -35,9 +36,11 @@ def _safe_error(request: BaseRequest, status: int, exc: BaseException | None) ->
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     body = {"type": "about:blank", "title": phrase, "status": status,
             "detail": _DETAIL.get(status, phrase.lower())}
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+    if request.secure:  # HSTS on every HTTPS answer, these too
+        headers["Strict-Transport-Security"] = HSTS_VALUE
     response = web.Response(status=status, text=json.dumps(body),
-                            content_type="application/problem+json",
-                            headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+                            content_type="application/problem+json", headers=headers)
     response.force_close()
     return response
 

@@ -101,10 +101,12 @@ def _hsts_max_age(answer: bytes) -> int:
 async def test_https_answers_with_hsts_on_every_route(https: tuple[str, ServerTLS], pki: Pki) -> None:
     url, _ = https
     assert url.startswith("https://")
-    for path in ("/healthz", "/api/v1/recordings", "/no/such/route"):
+    for path in ("/healthz", "/api/v1/recordings", "/no/such/route", "/bad path"):
         answer, _ = await _request(url, pki.client(), path)
-        assert answer.startswith(b"HTTP/1.1 "), answer[:50]
+        assert answer.startswith(b"HTTP/1."), answer[:50]
         assert _hsts_max_age(answer) >= ONE_YEAR
+    answer, _ = await _request(url, pki.client(), "/" + "x" * 9000)  # refused before routing
+    assert answer.startswith((b"HTTP/1.1 4", b"HTTP/1.0 4")) and _hsts_max_age(answer) >= ONE_YEAR
 
 
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])

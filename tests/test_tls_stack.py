@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import ssl
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -298,3 +301,27 @@ async def test_postgres_impostors_are_refused(tls_settings: Settings, stack_ca: 
         async with Impostor(ctx, postgres=True) as impostor:
             assert words in await _pg_refused(_pg_dsn(tls_settings, impostor.port))
 
+
+
+def test_serve_stops_naming_the_variable_when_a_ca_does_not_verify_its_peer(
+        up: Up, tls_settings: Settings, other_ca: local_ca.LocalCA) -> None:
+    s = tls_settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTORE_")}
+    env.update({
+        "RECSTORE_DATABASE_URL": s.database_url.get_secret_value(),
+        "RECSTORE_S3_ENDPOINT": s.s3_endpoint, "RECSTORE_S3_CA_FILE": str(s.s3_ca_file),
+        "RECSTORE_S3_ACCESS_KEY": s.s3_access_key.get_secret_value(),
+        "RECSTORE_S3_SECRET_KEY": s.s3_secret_key.get_secret_value(),
+        "RECSTORE_MASTER_KEYS_FILE": str(s.master_keys_file),
+        "RECSTORE_EPOCH_KEYS_FILE": str(s.epoch_keys_file),
+        "RECSTORE_JWT_PRIVATE_KEY_FILE": str(s.jwt_private_key_file), "RECSTORE_PORT": "0"})
+    cases = {"RECSTORE_S3_CA_FILE": {"RECSTORE_S3_CA_FILE": str(other_ca.cert_file)},
+             "RECSTORE_DATABASE_URL": {"RECSTORE_DATABASE_URL": _pg_dsn(
+                 s, sslrootcert=str(other_ca.cert_file))}}
+    for variable, change in cases.items():
+        done = subprocess.run([sys.executable, "-m", "recstore.cli", "serve"], env={**env, **change},
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert f"configuration error: {variable}: " in done.stderr
+        assert "does not verify against the trusted CA" in done.stderr
+        assert "Traceback" not in done.stderr and s.s3_secret_key.get_secret_value() not in done.stderr
