@@ -73,34 +73,49 @@ def test_image_installs_the_runtime_lock_only() -> None:
 
 @pytest.fixture(scope="module")
 def production_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv with requirements.lock alone, as the image has; uv is in the dev lock."""
+    """A venv as the image has it: requirements.lock alone, then recstore's own wheel without
+    dependencies (uv, from the dev lock, builds and installs both)."""
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     assert uv, "uv is missing from the dev environment (requirements-dev.lock)"
-    venv = tmp_path_factory.mktemp("production") / "venv"
+    work = tmp_path_factory.mktemp("production")
+    venv, wheels = work / "venv", work / "wheels"
+    subprocess.run([uv, "build", "--quiet", "--wheel", "--out-dir", str(wheels), str(ROOT)],
+                   check=True)
+    python = str(venv / "bin" / "python")
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-                    "--require-hashes", "-r", str(ROOT / "requirements.lock")], check=True)
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", python, "--require-hashes",
+                    "-r", str(ROOT / "requirements.lock")], check=True)
+    [wheel] = wheels.glob("recstore-*.whl")
+    subprocess.run([uv, "pip", "install", "--quiet", "--python", python, "--no-deps", str(wheel)],
+                   check=True)
     return venv
 
 
-def _run(venv: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTORE_")}
-    env["PYTHONPATH"] = str(ROOT)  # recstore's own code, without installing it (no build step)
-    return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECSTORE_", "PYTHON"))}
+    return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=120)
 
 
-def test_production_install_imports_every_production_module(production_venv: Path) -> None:
+def test_production_install_imports_every_production_module(production_venv: Path,
+                                                            tmp_path: Path) -> None:
+    # Run outside the checkout, so only the installed wheel can answer the imports.
     code = ("import api.routes, recstore.app, recstore.runner, recstore.cli.main, ingest.worker, "
-            "recstore.retention.scheduler, recstore.doctor; print('ok')")
-    done = _run(production_venv, "-c", code)
+            "recstore.retention.scheduler, recstore.doctor; from recstore.db import migrate; "
+            "from importlib.resources import files; "
+            "print(len(list(files('recstore.migrations').glob('*.sql'))), "
+            "files('api.portal').joinpath('templates', 'base.html').is_file())")
+    done = _run(production_venv, "python", "-c", code, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    migrations, templates = done.stdout.split()
+    assert int(migrations) == len(list((ROOT / "recstore" / "migrations").glob("*.sql")))
+    assert templates == "True"  # the portal's templates ship in the wheel
 
 
 def test_up_without_the_embedded_extra_says_how_to_get_it(production_venv: Path,
                                                           tmp_path: Path) -> None:
-    done = _run(production_venv, "-m", "recstore.cli", "up", "--data-dir", str(tmp_path / "d"))
+    done = _run(production_venv, "recstore", "up", "--data-dir", str(tmp_path / "d"),
+                cwd=tmp_path)
     assert done.returncode == 2
     assert "recstore[embedded]" in done.stderr and "make setup" in done.stderr
     assert "Traceback" not in done.stderr
