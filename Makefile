@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_COMPILE := pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes --quiet
 
-.PHONY: setup run test lint typecheck unit bench lock clean audit screenshots
+.PHONY: setup run test lint typecheck unit bench lock clean audit screenshots faults
 
 setup: $(STAMP)
 
@@ -41,6 +41,12 @@ typecheck: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
 		-r requirements.lock 2>/dev/null || $(BIN)/python tools/audit_lock.py requirements.lock
+
+# The long fault campaign (docs/RELIABILITY.md); the suite runs the short one. RUNS=n repeats
+# it with consecutive seeds from SEED (random when unset). About 4 minutes a run.
+RUNS ?= 1
+faults: $(STAMP)
+	$(BIN)/python -m faults --runs $(RUNS) $(if $(SEED),--seed $(SEED))
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_crypto.py
