@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_COMPILE := pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes --quiet
 
-.PHONY: setup run test lint typecheck unit bench lock clean audit screenshots faults
+.PHONY: setup run test lint typecheck unit bench lock clean audit screenshots faults fuzz
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ typecheck: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/pip-audit --strict --disable-pip --require-hashes --progress-spinner off \
 		-r requirements.lock 2>/dev/null || $(BIN)/python tools/audit_lock.py requirements.lock
+
+# The fuzz tests, long: RECSTORE_FUZZ_EXAMPLES (default 20000) examples per target; a failure
+# found is kept in tests/fuzz_corpus/hypothesis and replayed by every suite run from then on.
+fuzz: $(STAMP)
+	RECSTORE_FUZZ=long $(BIN)/pytest -q -p no:randomly --timeout 3600 tests/test_fuzz_parsers.py
 
 # The long fault campaign (docs/RELIABILITY.md); the suite runs the short one. RUNS=n repeats
 # it with consecutive seeds from SEED (random when unset). About 4 minutes a run.
