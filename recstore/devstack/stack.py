@@ -119,6 +119,24 @@ class EmbeddedStack:
         """Ports given to weed's listeners (each also has a gRPC twin at port + 10000)."""
         return dict(self._s3.ports) if self._s3 else {}
 
+    # -- fault injection (`make faults`): stop and start one server under a running stack --
+
+    def stop_s3(self) -> None:
+        if self._s3 is not None:
+            self._s3.stop()
+
+    def start_s3(self, *, timeout: float = 60.0) -> None:
+        """Start the S3 server again; it takes its previous ports, so the endpoint holds."""
+        assert self._s3 is not None and self._info is not None
+        endpoint = self._s3.start(time.monotonic() + timeout)
+        if endpoint != self._info.s3_endpoint:
+            raise EmbeddedStackError("the S3 server came back on another port")
+
+    def restart_postgres(self, *, timeout: float = 60.0) -> None:
+        assert self._pg is not None
+        self._pg.stop()
+        self._pg.start(time.monotonic() + timeout)
+
     def start(self, *, timeout: float = 90.0) -> StackInfo:
         """Start both servers (blocking) and return how to reach them; a no-op if already up."""
         from recstore.devstack.postgres import EmbeddedPostgres
