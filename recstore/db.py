@@ -26,6 +26,9 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     OSError,                               # socket refused or gone (ConnectionError et al.)
     TimeoutError,                          # connect, acquire or command timeout
+    # Releasing a connection that PostgreSQL's shutdown cut mid-query: "cannot switch to
+    # state 15; another operation is in progress" (seen in the fault campaign).
+    asyncpg.InternalClientError,
 )
 
 
