@@ -121,6 +121,7 @@ def test_a_recording_lives_its_whole_life_over_verified_tls(up: Up) -> None:
     for name in ("clients", "s3", "postgres", "postgres_admin"):
         assert doctor["links"][name]["transport"] == "tls" and doctor["links"][name]["verified"]
     assert doctor["links"]["clients"]["peer"] == urlsplit(up.url).netloc
+    assert "127.0.0.1" in doctor["links"]["clients"]["certificate"]["names"]
     assert doctor["links"]["s3"]["checked"]["version"] in {"TLSv1.2", "TLSv1.3"}
     assert doctor["links"]["postgres"]["checked"]["ssl"] is True
 

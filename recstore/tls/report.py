@@ -3,15 +3,18 @@ handshake with that peer showed (S3 and PostgreSQL are checked, not only read fr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+from cryptography import x509
 
 from recstore.settings import Settings
 from recstore.tls.errors import TLSConfigError
 from recstore.tls.links import Link, url_link
 from recstore.tls.policy import check_postgres, check_s3, database_dsns, links_for, notify_links
+from recstore.tls.server import CERT_VARIABLE, check_certificate
 
 
 async def _notify_webhooks(settings: Settings) -> dict[str, Any]:
@@ -30,6 +33,21 @@ async def _notify_webhooks(settings: Settings) -> dict[str, Any]:
             "plain": sum(link.transport == "plain" for link in links),
             "plain_peers": sorted({link.peer for link in links if link.transport == "plain"}),
             "not_acceptable": sorted({link.peer for link in links if not link.acceptable})}
+
+
+def _certificate(path: Path) -> dict[str, Any]:
+    """What the listener serves: its names and expiry (renew before `not_after`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TLSConfigError(CERT_VARIABLE, f"cannot read {path}: {exc.strerror}") from None
+    leaf = check_certificate(data, path)
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        hosts = [str(n.value) for n in names]
+    except x509.ExtensionNotFound:
+        hosts = []
+    return {"names": hosts, "not_after": leaf.not_valid_after_utc.isoformat()}
 
 
 async def link_report(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -51,6 +69,12 @@ async def link_report(settings: Settings) -> tuple[dict[str, Any], dict[str, Any
             report[name]["error"] = exc.detail
             failed.append(name)
     report["notify_webhooks"] = await _notify_webhooks(settings)
+    if settings.tls_cert_file is not None:
+        try:
+            report["clients"]["certificate"] = _certificate(settings.tls_cert_file)
+        except TLSConfigError as exc:
+            report["clients"]["error"] = exc.detail
+            failed.append("clients")
     refused = [link.name for link in links if not link.acceptable]
     if report["notify_webhooks"].get("not_acceptable"):
         refused.append("notify_webhooks")
