@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -88,11 +89,13 @@ async def send_customer_audio(request: web.Request, *, download: bool = False
                                action="recording.audio_read", recording_id=recording_id)
 
     filename = download_name(row) if download else None
-    # Written while the first piece is fetched, but always before the status line.
+    # A customer's read of their own recording is logged alongside the transfer, not before
+    # its first byte (docs/BENCHMARKS.md, "Range reads"); the response completes only once
+    # the entry is written, and a failure to write it cuts the connection.
     entry = asyncio.ensure_future(audited())
     try:
         return await stream_audio(request, svc, row, None, chosen, data_key=data_key,
-                                  before_first_byte=entry, filename=filename)
+                                  access_entry=entry, filename=filename)
     except ObjectStoreError:
         async with svc.pool.acquire() as conn:  # deleted meanwhile: 404, not an outage
             await live_row(conn, customer_id, recording_id)
@@ -130,11 +133,11 @@ async def stream_audio(
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
     *,
     data_key: bytes | None = None,
-    before_first_byte: asyncio.Future[None] | None = None,
+    access_entry: asyncio.Future[None] | None = None,
     filename: str | None = None,
 ) -> web.StreamResponse:
-    """`before_first_byte` (the access-log entry) runs alongside the first read and is
-    awaited before the status line: no byte leaves unless it was written."""
+    """`access_entry` (the access-log entry being written) is awaited before the end of the
+    body: no response completes without it."""
     response = web.StreamResponse(status=206 if chosen.partial else 200)
     if filename is not None:
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -149,10 +152,6 @@ async def stream_audio(
                            still_allowed=still_allowed)
     try:
         first = await anext(pieces, b"")  # fail before the status line if the object is broken
-    finally:
-        if before_first_byte is not None:
-            await before_first_byte
-    try:
         await response.prepare(request)
         request[streaming_started_key] = True  # from here an error can only cut the connection
         async with cut_off_when_denied(request, still_allowed):
@@ -160,7 +159,12 @@ async def stream_audio(
                 await response.write(first)
             async for piece in pieces:
                 await response.write(piece)
+        if access_entry is not None:
+            await access_entry
         await response.write_eof()
     finally:
         await pieces.aclose()  # a client that went away: stop reading the store now
+        if access_entry is not None and not access_entry.done():
+            with contextlib.suppress(BaseException):
+                await access_entry  # written even when the transfer failed, as before
     return response

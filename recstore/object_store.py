@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import ssl
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,9 @@ from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 PART_SIZE = 8 * 1024 * 1024
+# One part uploading while the next fills: each more in flight costs every upload a part
+# (8 MiB) of memory, and eight at once must stay within the service's budget (BENCHMARKS.md).
+PARTS_IN_FLIGHT = 1
 LIST_PAGE_SIZE = 1000
 READ_WINDOW = 16 * 1024 * 1024
 PROBE_TIMEOUT = 1.0
@@ -64,7 +69,7 @@ class ObjectStore:
             maxsize=32,  # 8 downloads + 8 uploads at once, each holding one connection
             **tls,
         )
-        self._client = Minio(
+        self._client = _PayloadClient(
             parts.netloc,
             access_key=access_key,
             secret_key=secret_key,
@@ -72,6 +77,8 @@ class ObjectStore:
             region=region,
             http_client=http,
         )
+        self._client.unsigned_payloads = (parts.scheme == "https"
+                                          or _is_loopback(parts.hostname or ""))
         # Readiness probes get their own short-timeout, no-retry client: a stalled server
         # must not hold a probe (or a worker thread) for the data path's minute.
         self._probe_http = urllib3.PoolManager(
@@ -128,49 +135,56 @@ class ObjectStore:
         return None
 
     async def put_stream(self, key: str, pieces: AsyncIterable[bytes]) -> StoredObject:
-        """Upload pieces as one object, holding about two parts in memory.
+        """Upload pieces as one object, holding a few parts in memory.
 
         Bodies under a part go up in one PUT; larger ones as a multipart upload whose parts
-        are sent as they fill, one uploading while the next fills. If `pieces` raises, a
-        started upload is aborted, so no partial object ever appears. minio's streaming
-        put_object keeps about three parts alive at once, hence its multipart primitives
-        are driven directly here.
+        are sent as they fill, up to PARTS_IN_FLIGHT uploading while the next fills. Each
+        part is joined from its pieces once, the only copy. If `pieces` raises, a started
+        upload is aborted, so no partial object ever appears. (minio's streaming put_object
+        copies each part twice and uploads one at a time, hence its multipart primitives.)
         """
         client = self._client
-        part = bytearray()
+        filling: list[bytes] = []
+        filled = 0
         parts: list[Part] = []
-        in_flight: asyncio.Task[Part] | None = None  # one part uploads while the next fills
+        in_flight: deque[asyncio.Task[Part]] = deque()
         upload_id: str | None = None
         size = 0
         try:
             async for piece in pieces:
-                part += piece
+                filling.append(piece)
+                filled += len(piece)
                 size += len(piece)
-                if len(part) >= PART_SIZE:
+                if filled >= PART_SIZE:
                     if upload_id is None:
                         upload_id = await self._run(
                             "put", client._create_multipart_upload, self.bucket, key, {})
-                    if in_flight is not None:
-                        parts.append(await in_flight)
-                    in_flight = asyncio.create_task(
-                        self._upload_part(key, upload_id, len(parts) + 1, bytes(part)))
-                    part = bytearray()
+                    if len(in_flight) >= PARTS_IN_FLIGHT:
+                        parts.append(await in_flight.popleft())
+                    data = await asyncio.to_thread(b"".join, filling)  # 8 MiB: off the loop
+                    filling, filled = [], 0
+                    number = len(parts) + len(in_flight) + 1
+                    in_flight.append(asyncio.create_task(
+                        self._upload_part(key, upload_id, number, data)))
+                    del data
             if upload_id is None:
-                await self._run("put", client._put_object, self.bucket, key, bytes(part))
+                await self._run("put", client._put_object, self.bucket, key, b"".join(filling))
             else:
-                if in_flight is not None:
-                    parts.append(await in_flight)
-                    in_flight = None
-                if part:
-                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1,
-                                                         bytes(part)))
+                if filling:
+                    number = len(parts) + len(in_flight) + 1
+                    in_flight.append(asyncio.create_task(
+                        self._upload_part(key, upload_id, number, b"".join(filling))))
+                    filling = []
+                while in_flight:
+                    parts.append(await in_flight.popleft())
                 await self._run("put", client._complete_multipart_upload, self.bucket, key,
                                 upload_id, parts)
         except BaseException:
-            if in_flight is not None:
-                in_flight.cancel()
+            for task in in_flight:
+                task.cancel()
+            for task in in_flight:
                 with contextlib.suppress(BaseException):
-                    await in_flight
+                    await task
             if upload_id is not None:
                 with contextlib.suppress(Exception):
                     await self._run("abort", client._abort_multipart_upload, self.bucket, key,
@@ -368,3 +382,37 @@ class ObjectReader:
             if self._offset < self._window_end:
                 response.close()  # unread bytes: this connection cannot be reused
             response.release_conn()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _PayloadClient(Minio):
+    """minio, without hashing object bodies where that proves nothing.
+
+    For SigV4, minio hashes every body: SHA-256 over http, MD5 over https. Our bodies are
+    AEAD ciphertext, and over TLS every record is already MACed in transit, as nothing
+    crosses a wire on loopback: there, object bodies are signed as UNSIGNED-PAYLOAD (which
+    S3, MinIO and SeaweedFS accept) and the hash is skipped. A body that S3 requires a
+    Content-MD5 for (the XML of multi-delete, lifecycle) passes one and keeps it; over plain
+    http to another host the SHA-256 stays, computed in the part's worker thread.
+    """
+
+    unsigned_payloads = False
+
+    def _build_headers(self, host: str, headers: Any = None, body: bytes | None = None,
+                       creds: Any = None) -> Any:
+        if (not self.unsigned_payloads or not body or creds is None
+                or (headers or {}).get("Content-MD5")):
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)
+        built["Content-Length"] = str(len(body))
+        built["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        built.pop("Content-MD5", None)
+        return built, date

@@ -21,6 +21,7 @@ from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
 from recstore.looplag import probe_loop_lag
+from recstore.malloc_tuning import bound_malloc
 from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
 from recstore.rights import erasure
 from recstore.services import Services, open_services
@@ -137,6 +138,7 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
 
 
 async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
+    bound_malloc()  # before worker threads make arenas of their own
     configure(settings.log_level, json=settings.log_json)
     listens = api or settings.metrics_port is not None
     tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file) if listens else None

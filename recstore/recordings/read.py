@@ -34,7 +34,7 @@ from recstore.recordings.store import field_context
 MAX_PAGE = 200
 PIECE_CHUNKS = 8  # 512 KiB pieces: few thread hops per MiB, a few MiB of memory per stream
 GUARDED_PIECE_CHUNKS = 4  # 256 KiB: how far a staff download may run past a revocation
-PREFETCH_DEPTH = 3  # pieces read and decrypted ahead of the one being sent
+PREFETCH_DEPTH = 2  # pieces read and decrypted ahead of the one being sent
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
@@ -279,7 +279,12 @@ async def decrypt_audio(
 
     prefetch: Prefetcher | None = None
     try:
-        if header is not None or with_header:
+        if reader.remaining <= state.piece_size + HEADER_SIZE and (header or with_header):
+            piece = await asyncio.to_thread(first_step)  # one piece: no thread of its own
+            if reader.remaining:
+                rest = await asyncio.to_thread(state.step)
+                piece = (piece or b"") + (rest or b"")
+        elif header is not None or with_header:
             prefetch = Prefetcher(first_step, state.step, depth=depth,
                                   on_exit=reader.close)
             piece = await prefetch.next()

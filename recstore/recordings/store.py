@@ -6,6 +6,8 @@ Used by the signed upload webhook and by the provider fetch worker. The provider
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -92,7 +94,14 @@ async def _read_head(body: AsyncIterator[bytes], max_bytes: int) -> bytes:
 
 
 class _Encrypting:
-    """Encrypts head + rest of the body into object pieces, hashing and counting plaintext."""
+    """Encrypts head + rest of the body into object pieces, hashing and counting plaintext.
+
+    SHA-256 and encryption run in a worker thread, a batch of about BATCH bytes per hop
+    (hashlib and libsodium release the GIL), while the loop already receives the next
+    batch: the loop only moves pieces, and the two cores overlap.
+    """
+
+    BATCH = 1024 * 1024
 
     def __init__(self, encryptor: StreamEncryptor, max_bytes: int) -> None:
         self.encryptor = encryptor
@@ -102,19 +111,41 @@ class _Encrypting:
 
     async def pieces(self, head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield self.encryptor.header
-        yield self._take(head)
-        async for piece in rest:
-            out = self._take(piece)
-            if out:
-                yield out
+        batch, batched = [head], len(head)
+        self._count(len(head))
+        pending: asyncio.Future[bytes] | None = None
+        try:
+            async for piece in rest:
+                self._count(len(piece))  # on the loop: an oversized body stops at once
+                batch.append(piece)
+                batched += len(piece)
+                if batched >= self.BATCH:
+                    if pending is not None:
+                        yield await pending
+                    pending = asyncio.ensure_future(asyncio.to_thread(self._take, batch))
+                    batch, batched = [], 0
+            if pending is not None:
+                yield await pending
+                pending = None
+            if batch:
+                yield await asyncio.to_thread(self._take, batch)
+        finally:
+            if pending is not None:  # the thread cannot be cancelled; let it finish first
+                with contextlib.suppress(BaseException):
+                    await pending
         yield self.encryptor.finalize()
 
-    def _take(self, piece: bytes) -> bytes:
-        self.size += len(piece)
+    def _count(self, size: int) -> None:
+        self.size += size
         if self.size > self.max_bytes:
             raise PayloadTooLarge(f"the upload limit is {self.max_bytes} bytes")
-        self.sha256.update(piece)
-        return self.encryptor.update(piece)
+
+    def _take(self, batch: list[bytes]) -> bytes:
+        out = []
+        for piece in batch:
+            self.sha256.update(piece)
+            out.append(self.encryptor.update(piece))
+        return b"".join(out)
 
 
 def field_context(name: str, recording_id: UUID) -> bytes:
