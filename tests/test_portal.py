@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -319,3 +320,31 @@ async def test_a_planted_session_cookie_is_replaced_at_login(client: Any, tenant
     client.session.cookie_jar.update_cookies({SESSION: "planted-by-an-attacker-0123456789"})
     response = await sign_in(client, tenant.user_email)
     assert response.cookies[SESSION].value != "planted-by-an-attacker-0123456789"
+
+
+async def test_admin_erases_the_account_after_password_and_confirmation(
+        client: Any, services: Services, tenant: Any) -> None:
+    await store_voicemail(services, tenant.customer_id)
+    await sign_in(client, tenant.admin_email)
+    unconfirmed = await form_post(client, "/account/erase", {"password": PASSWORD},
+                                  page="/settings")
+    assert unconfirmed.status == 422
+    wrong = await form_post(client, "/account/erase", {"confirm": "on",
+                                                       "password": "not my password!"},
+                            page="/settings")
+    assert wrong.status == 401
+    assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 1
+    erased = await form_post(client, "/account/erase", {"confirm": "on", "password": PASSWORD},
+                             page="/settings")
+    assert erased.status == 303 and erased.headers["Location"] == "/?erased=1"
+    # The answer goes out once the account is unreadable; the deletion finishes just after.
+    for _ in range(300):
+        if await services.pool.fetchval("SELECT state FROM customer_erasures") == "done":
+            break
+        await asyncio.sleep(0.1)
+    assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 0
+    assert await services.store.list_keys() == []
+    assert await services.pool.fetchval("SELECT count(*) FROM portal_sessions") == 0
+    assert (await client.get("/settings", allow_redirects=False)).status == 303
+    again = await form_post(client, "/login", {"email": tenant.user_email, "password": PASSWORD})
+    assert again.status == 401

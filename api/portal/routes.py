@@ -44,6 +44,7 @@ PORTAL_ROUTES: list[PortalRoute] = [
     PortalRoute("GET", "/access-log", views_access.log_page, CUSTOMER_ROLES),
     PortalRoute("GET", "/settings", views_account.settings_page, CUSTOMER_ROLES),
     PortalRoute("POST", "/settings", views_account.settings_submit, CUSTOMER_ADMIN),
+    PortalRoute("POST", "/account/erase", views_account.erase_account, CUSTOMER_ADMIN),
     PortalRoute("GET", "/users", views_account.users_page, CUSTOMER_ADMIN),
     PortalRoute("POST", "/users", views_account.invite, CUSTOMER_ADMIN),
     PortalRoute("POST", "/users/{id}/remove", views_account.remove_user, CUSTOMER_ADMIN),

@@ -193,6 +193,17 @@ SWEDISH: dict[str, str] = {
     "Only an administrator of your company can change these settings.":
         "Bara en administratör på ert företag kan ändra inställningarna.",
     "Retention must be from 1 to 90 days.": "Lagringstiden måste vara från 1 till 90 dagar.",
+    "Erase the whole account": "Radera hela kontot",
+    "Every recording, every key, your users' personal data and all grants are deleted for good,"
+    " also from backups. Export first if you want to keep anything.": "Varje inspelning, varje"
+    " nyckel, era användares personuppgifter och alla behörigheter raderas för gott, även ur"
+    " säkerhetskopior. Exportera först om ni vill spara något.",
+    "Erase the account…": "Radera kontot…",
+    "I understand that this cannot be undone": "Jag förstår att det inte går att ångra",
+    "Your password": "Ditt lösenord",
+    "Erase everything now": "Radera allt nu",
+    "Tick the box to confirm the erasure.": "Kryssa i rutan för att bekräfta raderingen.",
+    "The account was erased.": "Kontot är raderat.",
     # Users and password
     "The user was removed and signed out everywhere.":
         "Användaren togs bort och loggades ut överallt.",

@@ -12,12 +12,13 @@ from api.portal.forms import checkbox, field
 from api.portal.render import finish, page
 from api.security import CUSTOMER_ADMIN, customer_of, principal
 from recstore.accounts import users
-from recstore.appkeys import services_key
+from recstore.appkeys import services_key, streaming_started_key
 from recstore.auth import sessions
 from recstore.consent import notify_prefs
 from recstore.errors import Invalid, RecstoreError
 from recstore.recordings import reads
 from recstore.rights import settings as account_settings
+from recstore.rights.erasure import request_erasure, run_erasure
 
 
 def _see_other(request: web.Request, location: str) -> web.Response:
@@ -127,4 +128,32 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
         return await password_page(request, error=exc.detail, status=exc.status)
     response = _see_other(request, "/account/password?changed=1")
     response.set_cookie(SESSION_COOKIE, token, **cookie_flags(request))  # type: ignore[arg-type]
+    return response
+
+
+async def erase_account(request: web.Request) -> web.StreamResponse:
+    """The whole account, as DELETE /api/v1/account does it: after the password again and an
+    explicit confirmation. The answer goes out once the account is unreadable; the rest of the
+    erasure runs right after it (and is resumed by the worker if this process dies)."""
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    if not checkbox(request, "confirm"):
+        return await settings_page(request, error="Tick the box to confirm the erasure.",
+                                   status=422)
+    try:
+        async with svc.pool.acquire() as conn:
+            await users.confirm_password(conn, who.user_id, field(request, "password"))
+    except RecstoreError as exc:
+        return await settings_page(request, error=exc.detail, status=exc.status)
+    await request_erasure(svc.pool, who.customer_id, who.user_id)
+    response = _see_other(request, "/?erased=1")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    await response.prepare(request)
+    await response.write_eof()
+    request[streaming_started_key] = True
+    try:
+        await run_erasure(svc.pool, svc.store, who.customer_id)
+        svc.metrics.erasures.labels("completed").inc()
+    except Exception:
+        svc.metrics.erasures.labels("interrupted").inc()  # recorded on its row; resumed later
     return response

@@ -40,7 +40,8 @@ def login_page(request: web.Request, *, error: str | None = None, status: int = 
                email: str = "") -> web.Response:
     after = safe_next(request.get(form_key, {}).get("next") or request.query.get("next"))
     return page(request, "login.html", {"error": error, "email": email, "section": "login",
-                                        "next": after}, status=status)
+                                        "next": after, "erased": request.query.get("erased") == "1"},
+                status=status)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:

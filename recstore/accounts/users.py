@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+
 from crypto import hash_password, verify_password
 from recstore import audit
 from recstore.accounts.customers import CUSTOMER_ROLES, create_user
@@ -64,17 +66,23 @@ async def invite(conn: Connection, customer_id: UUID, *, email: str, role: str,
     return Invitation(user_id, initial)
 
 
+async def confirm_password(conn: Connection, user_id: UUID, password: str) -> asyncpg.Record:
+    """The user's row if `password` is theirs (re-authentication before a grave change)."""
+    row = await conn.fetchrow("SELECT customer_id, password_hash FROM users WHERE id = $1"
+                              " AND disabled_at IS NULL", user_id)
+    if row is None or not row["password_hash"]:
+        raise NotFound()
+    if not await asyncio.to_thread(verify_password, row["password_hash"], password):
+        raise Unauthorized("the current password is not right")
+    return row
+
+
 async def change_password(conn: Connection, user_id: UUID, *, current: str, new: str) -> None:
     """Checks the current password; afterwards every session and token of the user issued
     before now is refused (the caller starts a fresh session)."""
     if len(new) < MIN_PASSWORD:
         raise Invalid(f"the new password must have at least {MIN_PASSWORD} characters")
-    row = await conn.fetchrow("SELECT customer_id, password_hash FROM users WHERE id = $1"
-                              " AND disabled_at IS NULL", user_id)
-    if row is None or not row["password_hash"]:
-        raise NotFound()
-    if not await asyncio.to_thread(verify_password, row["password_hash"], current):
-        raise Unauthorized("the current password is not right")
+    row = await confirm_password(conn, user_id, current)
     if new == current:
         raise Invalid("the new password must differ from the current one")
     hashed = await asyncio.to_thread(hash_password, new)
