@@ -13,7 +13,7 @@ class Metrics:
             "recstore_http_requests", "HTTP requests answered", ["method", "route", "status"],
             registry=r)
         self.loop_lag = Histogram(
-            "recstore_event_loop_lag_seconds", "How late a 5 ms timer fired (recstore/looplag.py)",
+            "recstore_event_loop_lag_seconds", "How late a 5 ms timer fired (recstore/runtime/looplag.py)",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0), registry=r)
         self.http_latency = Histogram(
             "recstore_http_request_seconds", "HTTP request latency", ["method", "route"],

@@ -20,10 +20,10 @@ from recstore.consent.jobs import run_consent_jobs
 from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
-from recstore.looplag import probe_loop_lag
-from recstore.malloc_tuning import bound_malloc
 from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
 from recstore.rights import erasure
+from recstore.runtime.looplag import probe_loop_lag
+from recstore.runtime.malloc_tuning import bound_malloc
 from recstore.services import Services, open_services
 from recstore.settings import Settings
 from recstore.tls.policy import notify_links, preflight
