@@ -49,3 +49,11 @@ def test_behaviour_table_names_are_defined_where_it_says() -> None:
     wrong = [(paths, name) for paths, names in rows for name in names
              if not any(name in _defined(ROOT / path) for path in paths)]
     assert wrong == []
+
+
+def test_every_package_has_a_row_in_the_package_table() -> None:
+    layers = DOC.read_text().split("## Layers", 1)[1].split("\n## ", 1)[0]
+    packages = [f"{p.parent.relative_to(ROOT)}/" for p in sorted(ROOT.glob("*/*/__init__.py"))
+                if p.parent.parent.name in ("recstore", "api") and p.parent.name != "migrations"]
+    assert "recstore/recordings/" in packages
+    assert [p for p in packages if f"| `{p}` |" not in layers] == []
