@@ -29,6 +29,9 @@ from test_cli_up import Up, cli
 from factories import upload_headers, wav
 from portal_helpers import csrf_of
 from recstore.devstack.files import settings_for
+from recstore.devstack.postgres_tls import find_ssl_postgres, major_version
+from recstore.devstack.processes import EmbeddedStackError
+from recstore.devstack.stack import EmbeddedStack
 from recstore.object_store import ObjectStore, ObjectStoreError
 from recstore.settings import Settings
 from recstore.tls import local_ca
@@ -326,3 +329,20 @@ def test_serve_stops_naming_the_variable_when_a_ca_does_not_verify_its_peer(
         assert f"configuration error: {variable}: " in done.stderr
         assert "does not verify against the trusted CA" in done.stderr
         assert "Traceback" not in done.stderr and s.s3_secret_key.get_secret_value() not in done.stderr
+
+
+def test_a_plain_data_dir_is_not_half_started_with_tls(tmp_path: Path) -> None:
+    """Its database was made by pgserver's PostgreSQL; --tls runs another one. Refused before
+    any server starts, so no job (the janitor above all) ever sees objects without their rows."""
+    plain = EmbeddedStack(tmp_path / "data")
+    plain.start()
+    plain.stop()
+    made_by = (tmp_path / "data" / "pg" / "PG_VERSION").read_text().strip()
+    tls = EmbeddedStack(tmp_path / "data", tls=True)
+    if made_by == major_version(find_ssl_postgres()):  # the same PostgreSQL: switching modes just works
+        assert tls.start().database_url.startswith("postgresql://postgres@127.0.0.1:")
+        tls.stop()
+        return
+    with pytest.raises(EmbeddedStackError, match="use a new --data-dir"):
+        tls.start()
+    assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()

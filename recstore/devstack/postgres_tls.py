@@ -70,7 +70,7 @@ def find_ssl_postgres() -> Path:
         "its bin directory")
 
 
-def _major(bindir: Path) -> str:
+def major_version(bindir: Path) -> str:
     done = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True,  # noqa: S603
                           text=True, timeout=10, check=False)
     match = _VERSION.search(done.stdout) if done.returncode == 0 else None
@@ -90,10 +90,10 @@ def _run_as(user: str | None, argv: list[str], what: str, log: Path) -> None:
 def _prepare_cluster(bindir: Path, pg_dir: Path, user: str | None, pgserver: Any) -> None:
     if (pg_dir / "PG_VERSION").exists():
         made_by = (pg_dir / "PG_VERSION").read_text().strip()
-        if made_by != _major(bindir):
+        if made_by != major_version(bindir):
             raise EmbeddedStackError(
                 f"the database in {pg_dir} was made by PostgreSQL {made_by}, and --tls runs "
-                f"PostgreSQL {_major(bindir)} (the one built with OpenSSL): use a new --data-dir "
+                f"PostgreSQL {major_version(bindir)} (the one built with OpenSSL): use a new --data-dir "
                 "for --tls, or start this one without --tls")
     pg_dir.mkdir(mode=0o700, exist_ok=True)
     if user is not None:  # as pgserver does: its user must own the cluster and reach it

@@ -50,9 +50,8 @@ def describe(exc: BaseException) -> str:
                                    "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST", "http request")):
             return "the server does not speak TLS (a plain listener or a downgrade)"
         return f"TLS handshake failed ({exc.reason or type(exc).__name__})"
-    if isinstance(exc, ConnectionError | TimeoutError | OSError):
-        return f"cannot connect ({exc.strerror or type(exc).__name__})" if isinstance(exc, OSError) \
-            else f"cannot connect ({type(exc).__name__})"
+    if isinstance(exc, OSError):  # refused, unreachable, timed out
+        return f"cannot connect ({exc.strerror or type(exc).__name__})"
     return type(exc).__name__
 
 

@@ -78,16 +78,13 @@ async def check_s3(settings: Settings) -> dict[str, Any]:
 
 
 def _postgres_reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError | OSError) and not isinstance(exc, ConnectionRefusedError):
-        if isinstance(exc, FileNotFoundError):
-            return "the sslrootcert file does not exist"
-        if "rejected SSL upgrade" in str(exc):
-            return "the server does not offer TLS (a plain listener or a downgrade)"
-        return describe(exc)
-    if "rejected SSL upgrade" in str(exc):
+    """Why asyncpg could not connect, without its message (which may quote the DSN's user)."""
+    if "rejected SSL upgrade" in str(exc):  # asyncpg's words for a server answering "N"
         return "the server does not offer TLS (a plain listener or a downgrade)"
+    if isinstance(exc, FileNotFoundError):
+        return "a file named in the DSN (sslrootcert, sslcert, sslkey) does not exist"
     if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
-        return "the server refused this connection (pg_hba.conf: is TLS required there?)"
+        return "the server refused this login (pg_hba.conf: TLS required? the right role?)"
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
         return f"the server refused the connection ({type(exc).__name__})"
     return describe(exc)
