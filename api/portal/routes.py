@@ -42,6 +42,8 @@ PORTAL_ROUTES: list[PortalRoute] = [
     PortalRoute("POST", "/access-requests/{id}/deny", views_access.deny, CUSTOMER_ADMIN),
     PortalRoute("POST", "/grants/{id}/revoke", views_access.revoke, CUSTOMER_ADMIN),
     PortalRoute("GET", "/access-log", views_access.log_page, CUSTOMER_ROLES),
+    PortalRoute("GET", "/access-log/checkpoint.json", views_access.checkpoint_download,
+                CUSTOMER_ROLES, html_errors=False),
     PortalRoute("GET", "/settings", views_account.settings_page, CUSTOMER_ROLES),
     PortalRoute("POST", "/settings", views_account.settings_submit, CUSTOMER_ADMIN),
     PortalRoute("POST", "/account/erase", views_account.erase_account, CUSTOMER_ADMIN),
