@@ -9,8 +9,8 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from recstore.looplag import probe_loop_lag
-from recstore.malloc_tuning import bound_malloc
+from recstore.runtime.looplag import probe_loop_lag
+from recstore.runtime.malloc_tuning import bound_malloc
 
 
 async def test_a_blocked_loop_shows_up_as_lag() -> None:
