@@ -9,7 +9,7 @@ import asyncpg
 
 from crypto import MasterKeyring
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS, check_bucket_region
-from recstore.db import available_migrations
+from recstore.db import available_migrations, connects_as_owner
 from recstore.services import object_store_for
 from recstore.settings import Settings
 
@@ -21,10 +21,13 @@ async def run_checks(settings: Settings) -> dict[str, Any]:
         conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
         try:
             applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            owner = await connects_as_owner(conn)
         finally:
             await conn.close()
         pending = [name for version, name, _ in available_migrations() if version not in applied]
-        checks["database"] = {"ok": not pending, "pending_migrations": pending}
+        # least_privileged: false when the service's DSN could rewrite the access log.
+        checks["database"] = {"ok": not pending, "pending_migrations": pending,
+                              "least_privileged": not owner}
     except Exception as exc:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
 
@@ -53,7 +56,8 @@ async def run_checks(settings: Settings) -> dict[str, Any]:
         keyring = MasterKeyring.parse(settings.master_keys_text())
         checks["keys"] = {"ok": True, "master_key_ids": keyring.key_ids(),
                           "current": keyring.current_id,
-                          "jwt_key_present": settings.jwt_private_key_file.exists()}
+                          "jwt_key_present": settings.jwt_private_key_file.exists(),
+                          "audit_key_present": settings.audit_keys_path().exists()}
     except (OSError, ValueError) as exc:
         checks["keys"] = {"ok": False, "error": type(exc).__name__}
 
