@@ -32,7 +32,7 @@ async def create_grant(request: web.Request) -> web.Response:
     assert who.customer_id is not None
     async with svc.pool.acquire() as conn:
         row = await grant_store.create_grant(
-            conn, who.customer_id, created_by=who.user_id,
+            conn, who.customer_id, keys=svc.keys, created_by=who.user_id,
             scope=grant_store.Scope(body.all, tuple(body.recording_ids or ())),
             staff_id=body.staff_id, purpose=body.purpose, expires_at=body.expires_at)
     return _json(Grant.model_validate(grant_store.grant_view(row)), status=201)
@@ -75,7 +75,7 @@ async def approve_access_request(request: web.Request) -> web.Response:
     body = await parse_body(request, Approval)
     assert who.customer_id is not None
     async with svc.pool.acquire() as conn:
-        row = await request_store.approve(conn, who.customer_id, request_id,
+        row = await request_store.approve(conn, who.customer_id, request_id, keys=svc.keys,
                                           decided_by=who.user_id, expires_at=body.expires_at)
     return _json(Grant.model_validate(grant_store.grant_view(row)), status=201)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -14,13 +13,14 @@ from api.cutoff import cut_off_when_denied
 from api.models import Recording, RecordingListQuery, RecordingPage
 from api.parsing import parse_query, path_uuid
 from api.security import customer_of
-from crypto import CustomerKeyPair, blind_index, normalize_phone
+from crypto import CustomerKeyPair, normalize_phone
 from recstore import audit
-from recstore.accounts.customers import customer_row, customer_secrets
+from recstore.accounts.customers import customer_row
 from recstore.appkeys import services_key, streaming_started_key
 from recstore.errors import Invalid
 from recstore.object_store import ObjectStoreError
 from recstore.recordings.audio import extension_for
+from recstore.recordings.caller_index import caller_search_indexes
 from recstore.recordings.read import (
     AudioSlice,
     KeyPairCache,
@@ -39,16 +39,16 @@ async def list_recordings(request: web.Request) -> web.Response:
     query = parse_query(request, RecordingListQuery)
     assert who.customer_id is not None
     async with svc.pool.acquire() as conn:
-        caller_index = None
+        caller_indexes = None
         if query.caller is not None:
             try:
                 number = normalize_phone(query.caller)
             except ValueError:
                 raise Invalid("caller is not a phone number") from None
-            index_key = customer_secrets(svc.keys, await customer_row(conn, who.customer_id)).index_key
-            caller_index = blind_index(index_key, number)
+            caller_indexes = await caller_search_indexes(
+                svc.keys, await customer_row(conn, who.customer_id), number)
         page = await list_page(conn, who.customer_id, limit=query.limit, cursor=query.cursor,
-                               since=query.since, until=query.until, caller_index=caller_index)
+                               since=query.since, until=query.until, caller_indexes=caller_indexes)
         pairs = KeyPairCache(conn, svc.keys, who.customer_id)
         items = [Recording.model_validate(await customer_view(row, pairs)) for row in page.rows]
     out = RecordingPage(items=items, next_cursor=page.next_cursor)
@@ -118,12 +118,7 @@ def download_name(row: asyncpg.Record) -> str:
             f".{extension_for(row['content_type'])}")
 
 
-_EMPTY_SUFFIX = re.compile(r"bytes=\s*-0+\s*")
-
-
 def requested_range(request: web.Request) -> slice | None:
-    if _EMPTY_SUFFIX.fullmatch(request.headers.get("Range", "")):
-        return slice(0, 0)  # "bytes=-0" asks for no bytes: unsatisfiable, not the whole file
     try:
         return request.http_range if "Range" in request.headers else None
     except ValueError:

@@ -61,7 +61,8 @@ async def staff_get_audio(request: web.Request) -> web.StreamResponse:
             await staff_views.log_cut_off(conn, audio, who.user_id)
 
     guard = stream_guard(svc.pool, audio.grant_id, on_cut)
-    return await stream_audio(request, svc, audio.row, audio.pair, audio.chosen, guard)
+    return await stream_audio(request, svc, audio.row, None, audio.chosen, guard,
+                              data_key=audio.data_key)
 
 
 async def staff_create_access_request(request: web.Request) -> web.Response:

@@ -39,16 +39,16 @@ STEP = timedelta(seconds=10)
 async def generate(svc: Services, customer_id: uuid.UUID, rows: int, newest: datetime,
                    caller: bytes) -> None:
     async with svc.pool.acquire() as conn:
-        month = newest.replace(day=1)
-        while month > newest - STEP * rows - timedelta(days=31):
-            await svc.keys.public_key(conn, customer_id, epoch_of(month))
-            month = (month - timedelta(days=1)).replace(day=1)
+        week = newest
+        while week > newest - STEP * rows - timedelta(days=7):  # weekly epochs
+            await svc.keys.public_key(conn, customer_id, epoch_of(week))
+            week -= timedelta(days=7)
         await conn.execute(
             "INSERT INTO recordings (id, customer_id, kind, provider, epoch, recorded_at,"
             " expires_at, content_type, size_bytes, sha256, object_key, sealed_data_key,"
             " caller_index)"
             " SELECT gen_random_uuid(), $1::uuid, 'call', 'bench',"
-            " to_char(t AT TIME ZONE 'UTC', 'YYYY-MM'), t, t + interval '90 days', 'audio/wav',"
+            " to_char(t AT TIME ZONE 'UTC', 'IYYY-\"W\"IW'), t, t + interval '90 days', 'audio/wav',"
             " 1000, '\\x00'::bytea, 'bench/' || $1::uuid::text || '/' || g, '\\x00'::bytea,"
             " CASE WHEN g % 100 = 0 THEN $4::bytea END"
             " FROM generate_series(1, $2) AS g,"

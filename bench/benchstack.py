@@ -13,6 +13,7 @@ import aiohttp
 
 from crypto import MasterKeyring
 from recstore.auth.tokens import generate_private_key_file
+from recstore.custody.staff_key import generate_staff_key_file
 from recstore.devstack.stack import StackInfo
 from recstore.settings import Settings
 
@@ -28,12 +29,15 @@ def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
     jwt_key = work / "jwt.pem"
     if not jwt_key.exists():
         generate_private_key_file(jwt_key)
+    staff_key = work / "staff.key"
+    generate_staff_key_file(staff_key)
     values: dict[str, Any] = {
         "database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
         "s3_access_key": info.s3_access_key, "s3_secret_key": info.s3_secret_key,
         "master_keys": MasterKeyring.generate_entry("bench"),
         "epoch_keys_file": work / "epochs.json", "jwt_private_key_file": jwt_key,
         "metrics_token": METRICS_TOKEN,
+        "ingest_keys": MasterKeyring.generate_entry("bench-ingest"), "staff_key_file": staff_key,
     }
     values.update(overrides)
     return Settings.model_validate(values)

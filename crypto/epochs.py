@@ -1,4 +1,4 @@
-"""Retention epochs: per-month secrets that wrap the customers' private keys.
+"""Retention epochs: per-week secrets that wrap the customers' private keys.
 
 The epoch secret lives outside the database; destroying it makes every private key
 wrapped under it, in every backup, unrecoverable (crypto-shredding of the month).
@@ -14,7 +14,11 @@ from .kdf import derive_subkey
 from .keypairs import PRIVATE_KEY_SIZE
 
 EPOCH_SECRET_SIZE = 32
-EPOCH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# Weekly epochs are ISO weeks ("2026-W49"); monthly ones ("2026-11") are from before and stay
+# valid until destroyed, so no recording is re-encrypted.
+WEEK_PATTERN = re.compile(r"[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])")
+MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+EPOCH_PATTERN = re.compile(f"{MONTH_PATTERN.pattern}|{WEEK_PATTERN.pattern}")
 WRAP_VERSION = 1
 WRAPPED_PRIVATE_KEY_SIZE = 1 + aead.NONCE_SIZE + PRIVATE_KEY_SIZE + aead.TAG_SIZE
 _AAD_LABEL = b"recstore/epoch-private-key/v1"
@@ -22,9 +26,15 @@ _KDF_CONTEXT = b"rsepochk"
 
 
 def epoch_of(recorded_at: datetime) -> str:
-    """The "YYYY-MM" UTC calendar month of an aware datetime."""
+    """The "YYYY-Www" ISO week (UTC) of an aware datetime."""
     if recorded_at.tzinfo is None or recorded_at.utcoffset() is None:
         raise ValueError("recorded_at must be timezone-aware")
+    year, week, _ = recorded_at.astimezone(UTC).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def month_epoch_of(recorded_at: datetime) -> str:
+    """The "YYYY-MM" UTC calendar month: the epoch of recordings stored before weekly epochs."""
     utc = recorded_at.astimezone(UTC)
     return f"{utc.year:04d}-{utc.month:02d}"
 
@@ -73,5 +83,5 @@ def _aad(version: bytes, customer_id: UUID, epoch: str) -> bytes:
     if not isinstance(customer_id, UUID):
         raise TypeError("customer_id must be a UUID")
     if not isinstance(epoch, str) or not EPOCH_PATTERN.fullmatch(epoch):
-        raise ValueError("epoch must be 'YYYY-MM'")
+        raise ValueError("epoch must be 'YYYY-Www' or 'YYYY-MM'")
     return _AAD_LABEL + version + customer_id.bytes + epoch.encode("ascii")

@@ -103,6 +103,11 @@ class MasterKeyring:
         """Unwrap with whichever key made `blob` and wrap again under the current key."""
         return self.wrap(self.unwrap(blob, aad=aad), aad=aad)
 
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        """The id of the key that wrapped `blob` (CryptoError if malformed)."""
+        return _parse_header(blob)[0]
+
     def needs_rewrap(self, blob: bytes) -> bool:
         """True if `blob` names a key other than the current one (CryptoError if malformed)."""
         key_id, _ = _parse_header(blob)

@@ -23,6 +23,21 @@ CLIENT_MAX_SIZE = 1024 * 1024
 
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_EVERY_ROLE = OPS_PATHS | {"/api/openapi.json"}
+
+
+def serves(role: str, path: str) -> bool:
+    """Whether a `serve --role` process serves this route; the others answer 404. Login
+    and the portal (both sign tokens) are the customer role's."""
+    if role == "all" or path in _EVERY_ROLE:
+        return True
+    if path.startswith("/webhooks/"):
+        return role == "webhooks"
+    if path.startswith("/staff/"):
+        return role == "staff"
+    if path.startswith("/api/"):
+        return role == "customer"
+    return role == "customer"
 
 
 def _add_routes(app: web.Application, operations: list[Operation]) -> None:
@@ -41,9 +56,9 @@ def create_ops_app(services: Services) -> web.Application:
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
-               only: frozenset[str] | None = None) -> web.Application:
+               only: frozenset[str] | None = None, role: str = "all") -> web.Application:
     """Either `settings` (the app opens its own pool etc.) or ready `services` (tests, `up`);
-    `only` limits the routes to those paths."""
+    `only` limits the routes to those paths, `role` to what that serve role serves."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=CLIENT_MAX_SIZE)
     if services is not None:
         app[services_key] = services
@@ -56,8 +71,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 yield
 
         app.cleanup_ctx.append(resources)
-    _add_routes(app, [op for op in OPERATIONS if only is None or op.path in only])
-    if only is None:
+    _add_routes(app, [op for op in OPERATIONS
+                      if (only is None or op.path in only) and serves(role, op.path)])
+    if only is None and role in ("customer", "all"):  # its sign-in issues tokens
         portal.install(app, PORTAL)
     hardening.install(app)
     return app

@@ -17,6 +17,8 @@ from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
 from recstore.checkpoint_delivery import run_checkpoint_delivery
 from recstore.consent.jobs import run_consent_jobs
+from recstore.custody import SERVE_CUSTODY, WORKER_CUSTODY, require
+from recstore.custody.upkeep import key_upkeep_loop
 from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
@@ -95,16 +97,19 @@ async def _listen(svc: Services, app: web.Application, runners: list[web.AppRunn
 async def run_services(svc: Services, *, api: bool, worker: bool, host: str, port: int,
                        stop: asyncio.Event,
                        on_ready: Callable[[str], Awaitable[None]] | None = None,
-                       tls: ServerTLS | None = None) -> None:
+                       tls: ServerTLS | None = None,
+                       serve_role: str = "all", worker_role: str = "all") -> None:
     """API (or, for a worker, the metrics port) and the loops until ``stop``; with ``tls`` the
-    listener answers HTTPS only, reloading its certificate on SIGHUP and when the files change."""
+    listener answers HTTPS only, reloading its certificate on SIGHUP and when the files change.
+    `serve_role` picks the routes (recstore/custody.py), `worker_role` the loops: fetch runs
+    ingest and consent jobs, retention runs retention, epochs, janitor and erasures."""
     runners: list[web.AppRunner] = []
     tasks: list[asyncio.Task[None]] = []
     try:
         url = ""
         metrics_port = svc.settings.metrics_port
         if api or metrics_port is not None:
-            app = create_app(services=svc) if api else create_ops_app(svc)
+            app = create_app(services=svc, role=serve_role) if api else create_ops_app(svc)
             url = await _listen(svc, app, runners, host, port if api else (metrics_port or 0), tls)
             if tls is not None:
                 _reload_tls_on_sighup(tls)
@@ -113,12 +118,15 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
         if api and metrics_port is not None:  # /metrics off the API port, on its own
             ops_url = await _listen(svc, create_ops_app(svc), runners, host, metrics_port, tls)
             log.info("serving metrics", extra={"url": ops_url})
-        if worker:
+        if worker and worker_role in ("retention", "all"):
             tasks.append(asyncio.create_task(maintenance_loop(svc, stop)))
             tasks.append(asyncio.create_task(erasure_loop(svc, stop)))
+        if worker and worker_role in ("fetch", "all"):
             tasks.append(asyncio.create_task(run_ingest_worker(svc, stop)))
             tasks.append(asyncio.create_task(run_consent_jobs(svc, stop)))
             tasks.append(asyncio.create_task(run_checkpoint_delivery(svc, stop)))
+        if svc.keys.has_master and svc.custody.ingest and api:
+            tasks.append(asyncio.create_task(key_upkeep_loop(svc, stop)))
         if api and not worker:
             tasks.append(asyncio.create_task(run_gauge_refresher(svc, stop)))
         if api:
@@ -137,7 +145,11 @@ async def run_services(svc: Services, *, api: bool, worker: bool, host: str, por
             await runner.cleanup()
 
 
-async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
+async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all") -> None:
+    """`role` is the serve role when `api`, else the worker role. Key material the role
+    needs and lacks stops the process before anything starts (KeyMaterialMissing, exit 2)."""
+    custody = (SERVE_CUSTODY if api else WORKER_CUSTODY)[role]
+    require(settings, custody, f"`recstore {'serve' if api else 'worker'} --role {role}`")
     bound_malloc()  # before worker threads make arenas of their own
     configure(settings.log_level, json=settings.log_json)
     listens = api or settings.metrics_port is not None
@@ -146,7 +158,8 @@ async def serve(settings: Settings, *, api: bool, worker: bool) -> None:
     await require_schema(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_services(settings) as svc:
+    async with open_services(settings, custody=custody) as svc:
         await check_bucket_region(svc.store)
         await run_services(svc, api=api, worker=worker, host=settings.host, port=settings.port,
-                           stop=stop, tls=tls)
+                           stop=stop, tls=tls, serve_role=role if api else "all",
+                           worker_role=role if worker else "all")

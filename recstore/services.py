@@ -1,4 +1,5 @@
-"""What every handler and job needs, built once per process."""
+"""What every handler and job needs, built once per process, holding only the key material
+the process's role allows (recstore/custody.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 
 from crypto import MasterKeyring
 from recstore.auth.tokens import TokenService, token_service_for
+from recstore.custody import OPERATOR, Custody
+from recstore.custody.staff_key import load_staff_keys, parse_staff_public_key
 from recstore.db import Pool, create_pool
 from recstore.epoch_keys import EpochKeyStore
 from recstore.keys import KeyService
@@ -24,6 +27,7 @@ class Services:
     keys: KeyService
     tokens: TokenService
     metrics: Metrics
+    custody: Custody = OPERATOR
 
 
 def object_store_for(settings: Settings) -> ObjectStore:
@@ -32,17 +36,36 @@ def object_store_for(settings: Settings) -> ObjectStore:
                        settings.s3_region, ca_file=settings.s3_ca_file)
 
 
-def key_service_for(settings: Settings) -> KeyService:
-    keyring = MasterKeyring.parse(settings.master_keys_text())
-    return KeyService(keyring, EpochKeyStore(settings.epoch_keys_file, keyring))
+def key_service_for(settings: Settings, custody: Custody = OPERATOR) -> KeyService:
+    master_text = settings.master_keys_text() if custody.master else None
+    ingest_text = settings.ingest_keys_text() if custody.ingest else None
+    keyring = MasterKeyring.parse(master_text) if master_text else None
+    ingest = MasterKeyring.parse(ingest_text) if ingest_text else None
+    staff_keys = None
+    if custody.staff_private and settings.staff_key_file is not None:
+        staff_keys = load_staff_keys(settings.staff_key_file)
+    staff_public = None
+    if custody.staff_public and settings.staff_public_key is not None:
+        staff_public = parse_staff_public_key(settings.staff_public_key)
+    elif custody.staff_public and settings.staff_key_file is not None and staff_keys is None:
+        staff_public = load_staff_keys(settings.staff_key_file).public_key
+    return KeyService(keyring, EpochKeyStore(settings.epoch_keys_file, keyring, ingest), ingest=ingest,
+                      staff_public_key=staff_public, staff_keys=staff_keys)
+
+
+def token_service_for_custody(settings: Settings, custody: Custody) -> TokenService:
+    return token_service_for(settings, signing=custody.jwt_signing)
 
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, metrics: Metrics | None = None,
-                        pool_size: int = 10) -> AsyncIterator[Services]:
+                        pool_size: int = 10, custody: Custody = OPERATOR
+                        ) -> AsyncIterator[Services]:
+    keys = key_service_for(settings, custody)
+    tokens = token_service_for_custody(settings, custody)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=pool_size)
     try:
-        yield Services(settings, pool, object_store_for(settings), key_service_for(settings),
-                       token_service_for(settings), metrics or Metrics())
+        yield Services(settings, pool, object_store_for(settings), keys, tokens,
+                       metrics or Metrics(), custody)
     finally:
         await pool.close()

@@ -33,11 +33,20 @@ class Settings(BaseSettings):
     s3_bucket: str = "recstore"
     s3_region: str = "eu-north-1"
 
+    # Which of these a process needs depends on its role (recstore/custody.py).
     master_keys: SecretStr | None = None
     master_keys_file: Path | None = None
     epoch_keys_file: Path
+    # Wraps webhook secrets, provider credentials and queued jobs' private fields.
+    ingest_keys: SecretStr | None = None
+    ingest_keys_file: Path | None = None
+    # The staff service's X25519 key pair: grants seal data keys to its public key.
+    staff_key_file: Path | None = None
+    staff_public_key: str | None = None
 
-    jwt_private_key_file: Path
+    jwt_private_key_file: Path | None = None
+    # Verification only (PEM public keys), for processes that must not sign tokens.
+    jwt_public_keys_file: Path | None = None
     # Ed25519 key that signs access-log checkpoints (recstore.audit_keys); created on first
     # use. Default: audit-keys.json beside the JWT key.
     audit_keys_file: Path | None = None
@@ -102,9 +111,11 @@ class Settings(BaseSettings):
         return endpoint.rstrip("/")
 
     @model_validator(mode="after")
-    def _one_master_key_source(self) -> Settings:
-        if (self.master_keys is None) == (self.master_keys_file is None):
-            raise ValueError("set exactly one of RECSTORE_MASTER_KEYS or RECSTORE_MASTER_KEYS_FILE")
+    def _one_key_source(self) -> Settings:
+        if self.master_keys is not None and self.master_keys_file is not None:
+            raise ValueError("set only one of RECSTORE_MASTER_KEYS or RECSTORE_MASTER_KEYS_FILE")
+        if self.ingest_keys is not None and self.ingest_keys_file is not None:
+            raise ValueError("set only one of RECSTORE_INGEST_KEYS or RECSTORE_INGEST_KEYS_FILE")
         return self
 
     def migration_database_url(self) -> str:
@@ -114,13 +125,18 @@ class Settings(BaseSettings):
         return dsn.get_secret_value()
 
     def audit_keys_path(self) -> Path:
-        return self.audit_keys_file or self.jwt_private_key_file.with_name("audit-keys.json")
+        beside = self.jwt_private_key_file or self.epoch_keys_file
+        return self.audit_keys_file or beside.with_name("audit-keys.json")
 
-    def master_keys_text(self) -> str:
+    def master_keys_text(self) -> str | None:
         if self.master_keys is not None:
             return self.master_keys.get_secret_value()
-        assert self.master_keys_file is not None
-        return self.master_keys_file.read_text().strip()
+        return self.master_keys_file.read_text().strip() if self.master_keys_file else None
+
+    def ingest_keys_text(self) -> str | None:
+        if self.ingest_keys is not None:
+            return self.ingest_keys.get_secret_value()
+        return self.ingest_keys_file.read_text().strip() if self.ingest_keys_file else None
 
 
 def settings_field_env_names() -> set[str]:

@@ -23,6 +23,7 @@ from factories import METRICS_TOKEN, Tenant, make_tenant
 from recstore.app import create_app
 from recstore.auth.tokens import generate_private_key_file
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS
+from recstore.custody.staff_key import generate_staff_key_file
 from recstore.db import migrate
 from recstore.devstack.stack import APP_ROLE, EmbeddedStack, StackInfo, as_role
 from recstore.services import Services, open_services
@@ -124,6 +125,9 @@ def make_settings(stack: StackInfo, database_url: str, admin_database_url: str,
                   jwt_key_file: Path, tmp_path: Path) -> Iterator[Any]:
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     master = MasterKeyring.generate_entry("test-1")
+    ingest = MasterKeyring.generate_entry("ingest-test-1")
+    staff_key = tmp_path / "staff.key"
+    generate_staff_key_file(staff_key)
 
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -133,6 +137,7 @@ def make_settings(stack: StackInfo, database_url: str, admin_database_url: str,
             "s3_bucket": bucket, "s3_region": "eu-north-1", "master_keys": master,
             "epoch_keys_file": tmp_path / "epochs.json", "jwt_private_key_file": jwt_key_file,
             "audit_keys_file": tmp_path / "audit-keys.json", "metrics_token": METRICS_TOKEN,
+            "ingest_keys": ingest, "staff_key_file": staff_key,
         }
         values.update(overrides)
         return Settings.model_validate(values)

@@ -96,7 +96,6 @@ def test_up_serves_cli_works_and_restart_keeps_recordings(data_dir: Path) -> Non
         assert set(staff) == {"staff_id"}
         doctor = cli("doctor", "--data-dir", str(data_dir))
         assert doctor["ok"] is True
-        assert doctor["checks"]["database"]["least_privileged"] is True
         assert doctor["checks"]["region"]["reported"] is None  # SeaweedFS proves no region
         assert doctor["checks"]["lifecycle_backstop"]["days"] == 100
 
@@ -217,6 +216,8 @@ def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None
            "RECSTORE_S3_SECRET_KEY": stack.s3_secret_key,
            "RECSTORE_S3_BUCKET": "prod-bucket", "RECSTORE_S3_REGION": "eu-north-1",
            "RECSTORE_MASTER_KEYS": "k1:" + "B" * 43 + "=",
+           "RECSTORE_INGEST_KEYS": "i1:" + "C" * 43 + "=",
+           "RECSTORE_STAFF_KEY_FILE": str(tmp_path / "staff.key"),
            "RECSTORE_EPOCH_KEYS_FILE": str(tmp_path / "epochs.json"),
            "RECSTORE_JWT_PRIVATE_KEY_FILE": str(jwt_key), "RECSTORE_PORT": str(port)}
 
@@ -230,17 +231,16 @@ def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None
     assert refused.returncode == 1 and "recstore migrate" in err  # schema first
 
     assert run("keys", "init-jwt", "--json").returncode == 0
+    assert run("keys", "init-staff", "--json").returncode == 0
     assert jwt_key.stat().st_mode & 0o777 == 0o600
     migrated = run("migrate", "--json")
     assert migrated.returncode == 0, migrated.stderr
     assert json.loads(migrated.stdout)["applied"]
     assert json.loads(run("migrate", "--json").stdout)["applied"] == []
 
-    # serve has a metrics port of its own too: one port each, or the second cannot bind.
-    metrics_ports = {"serve": _free_port(), "worker": _free_port()}
-    metrics_port = metrics_ports["worker"]
+    metrics_port = _free_port()
     processes = [subprocess.Popen([*RECSTORE, command], cwd=ROOT, text=True,
-                                  env={**env, "RECSTORE_METRICS_PORT": str(metrics_ports[command])},
+                                  env={**env, "RECSTORE_METRICS_PORT": str(metrics_port)},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for command in ("serve", "worker")]
     try:

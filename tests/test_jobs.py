@@ -234,6 +234,8 @@ def _cli(settings: Any, *argv: str) -> tuple[int, str, str]:
            "RECSTORE_S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
            "RECSTORE_S3_BUCKET": settings.s3_bucket,
            "RECSTORE_MASTER_KEYS": settings.master_keys.get_secret_value(),
+           "RECSTORE_INGEST_KEYS": settings.ingest_keys_text() or "",
+           "RECSTORE_STAFF_KEY_FILE": str(settings.staff_key_file),
            "RECSTORE_EPOCH_KEYS_FILE": str(settings.epoch_keys_file),
            "RECSTORE_JWT_PRIVATE_KEY_FILE": str(settings.jwt_private_key_file),
            "RECSTORE_PUBLIC_BASE_URL": "https://recstore.example"}

@@ -52,9 +52,14 @@ def test_expiry_is_capped_at_90_days_and_epochs_close_after_their_last_expiry() 
     assert epoch_end("2026-12") == datetime(2027, 1, 1, tzinfo=UTC)
     # The last instant of January expires before January's epoch closes.
     assert expires_at(at, 90) < epoch_closes_at("2026-01") == datetime(2026, 5, 2, tzinfo=UTC)
-    assert epoch_destroy_after("2026-01") == datetime(2026, 5, 3, tzinfo=UTC)
-    with pytest.raises(ValueError):
-        epoch_end("2026-13")
+    assert epoch_destroy_after("2026-01") == epoch_closes_at("2026-01")  # no grace by default
+    assert epoch_destroy_after("2026-01", timedelta(days=1)) == datetime(2026, 5, 3, tzinfo=UTC)
+    # Weekly epochs: Monday 00:00 UTC to Monday; closed 90 days after the week ends.
+    assert epoch_end("2026-W49") == datetime(2026, 12, 7, tzinfo=UTC)
+    assert epoch_closes_at("2026-W49") == datetime(2026, 12, 7, tzinfo=UTC) + timedelta(days=90)
+    for bad in ("2026-13", "2026-W54", "2025-W53"):  # 2025 has 52 ISO weeks
+        with pytest.raises(ValueError):
+            epoch_end(bad)
 
 
 async def test_first_pass_after_expiry_removes_key_object_and_row_live_ones_stay(

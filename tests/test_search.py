@@ -16,7 +16,6 @@ import pytest
 
 from crypto import blind_index, epoch_of
 from factories import Tenant, bearer, login, make_tenant, upload, wav
-from recstore.accounts.customers import customer_row, customer_secrets
 from recstore.recordings.read import list_page
 from recstore.services import Services
 
@@ -42,14 +41,16 @@ async def bulk_rows(svc: Services, customer_id: uuid.UUID, count: int, *, newest
     """Metadata rows straight into PostgreSQL (no audio): what listing and search read."""
     oldest = newest - step * count
     async with svc.pool.acquire() as conn:
-        for epoch in {epoch_of(newest), epoch_of(oldest)}:
-            await svc.keys.public_key(conn, customer_id, epoch)
+        week = oldest
+        while week <= newest + timedelta(days=7):
+            await svc.keys.public_key(conn, customer_id, epoch_of(min(week, newest)))
+            week += timedelta(days=7)
         await conn.execute(
             "INSERT INTO recordings (id, customer_id, kind, provider, epoch, recorded_at,"
             " expires_at, content_type, size_bytes, sha256, object_key, sealed_data_key,"
             " caller_index)"
             " SELECT gen_random_uuid(), $1::uuid, 'voicemail', 'bulk',"
-            " to_char(t AT TIME ZONE 'UTC', 'YYYY-MM'), t, t + interval '90 days', 'audio/wav',"
+            " to_char(t AT TIME ZONE 'UTC', 'IYYY-\"W\"IW'), t, t + interval '90 days', 'audio/wav',"
             " 1000, '\\x00'::bytea, 'bulk/' || $1::uuid::text || '/' || g || '/' || gen_random_uuid(),"
             " '\\x00'::bytea, CASE WHEN $5 > 0 AND g % $5 = 0 THEN $6::bytea END"
             " FROM generate_series(1, $2) AS g,"
@@ -86,9 +87,8 @@ async def test_caller_search_never_crosses_customers(client: Any, services: Serv
     # The index keys differ per customer: the same number never links two customers' rows.
     indexes = await services.pool.fetch("SELECT caller_index FROM recordings")
     assert len(indexes) == 1 and indexes[0]["caller_index"] is not None
-    async with services.pool.acquire() as conn:
-        mine = customer_secrets(services.keys, await customer_row(conn, tenant.customer_id))
-    assert blind_index(mine.index_key, "+46701234567") != bytes(indexes[0]["caller_index"])
+    mine = services.keys.search_indexes(tenant.customer_id, "+46701234567")
+    assert mine and bytes(indexes[0]["caller_index"]) not in mine
     assert theirs in await _ids(client, await login(client, other.user_email),
                                 f"caller={quote('+46701234567')}")
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from recstore.custody import SERVE_CUSTODY, missing_for
 from recstore.settings import Settings
 
 BASE: dict[str, Any] = {
@@ -30,12 +31,15 @@ def test_non_eu_regions_are_refused(region: str) -> None:
         Settings.model_validate({**BASE, "s3_region": region})
 
 
-def test_a_master_key_source_is_required() -> None:
+def test_key_sources_are_one_each_and_required_by_role_not_by_settings() -> None:
     without = {k: v for k, v in BASE.items() if k != "master_keys"}
-    with pytest.raises(ValidationError, match="RECSTORE_MASTER_KEYS"):
-        Settings.model_validate(without)
-    with pytest.raises(ValidationError, match="exactly one"):
+    settings = Settings.model_validate(without)  # a webhooks process holds no master keyring
+    assert missing_for(settings, SERVE_CUSTODY["customer"]) == [
+        "RECSTORE_MASTER_KEYS (or RECSTORE_MASTER_KEYS_FILE)", "RECSTORE_STAFF_PUBLIC_KEY"]
+    with pytest.raises(ValidationError, match="only one of RECSTORE_MASTER_KEYS"):
         Settings.model_validate({**BASE, "master_keys_file": Path("/keys/master")})
+    with pytest.raises(ValidationError, match="only one of RECSTORE_INGEST_KEYS"):
+        Settings.model_validate({**BASE, "ingest_keys": "i:x", "ingest_keys_file": Path("/k")})
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -205,7 +205,7 @@ async def test_jwt_public_prints_the_key_a_rotation_keeps_verifying(
     monkeypatch.setenv("RECSTORE_JWT_PRIVATE_KEY_FILE",
                        str(services.settings.jwt_private_key_file))
     for name in ("database_url", "s3_endpoint", "s3_access_key", "s3_secret_key",
-                 "master_keys", "epoch_keys_file"):
+                 "master_keys", "epoch_keys_file", "ingest_keys", "staff_key_file"):
         value = getattr(services.settings, name)
         raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
         monkeypatch.setenv(f"RECSTORE_{name.upper()}", str(raw))

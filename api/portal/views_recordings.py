@@ -13,12 +13,13 @@ from api.portal.forms import day_end, day_start, local_date
 from api.portal.render import finish, page
 from api.recordings import send_customer_audio
 from api.security import customer_of
-from crypto import blind_index, normalize_phone
+from crypto import normalize_phone
 from recstore import audit
-from recstore.accounts.customers import customer_row, customer_secrets
+from recstore.accounts.customers import customer_row
 from recstore.appkeys import services_key
 from recstore.errors import Invalid
 from recstore.recordings import reads
+from recstore.recordings.caller_index import caller_search_indexes
 from recstore.recordings.read import KeyPairCache, customer_view, list_page
 from recstore.rights.erasure import erase_recording, live_row
 
@@ -43,19 +44,19 @@ async def recordings_page(request: web.Request) -> web.Response:
         since = local_date(filters["from"], "from")
         until = local_date(filters["to"], "to")
         async with svc.pool.acquire() as conn:
-            caller_index = None
+            caller_indexes = None
             if filters["caller"]:
                 try:
                     number = normalize_phone(filters["caller"])
                 except ValueError:
                     raise Invalid("the caller is not a phone number (for example +46701234567)"
                                   ) from None
-                secrets = customer_secrets(svc.keys, await customer_row(conn, who.customer_id))
-                caller_index = blind_index(secrets.index_key, number)
+                caller_indexes = await caller_search_indexes(
+                    svc.keys, await customer_row(conn, who.customer_id), number)
             found = await list_page(conn, who.customer_id, limit=PAGE_SIZE, cursor=cursor,
                                     since=day_start(since) if since else None,
                                     until=day_end(until) if until else None,
-                                    caller_index=caller_index)
+                                    caller_indexes=caller_indexes)
             pairs = KeyPairCache(conn, svc.keys, who.customer_id)
             read = await reads.read_among(conn, who.user_id, [r["id"] for r in found.rows])
             for row in found.rows:

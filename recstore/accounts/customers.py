@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from uuid import UUID
@@ -10,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from crypto import hash_password
+from recstore.custody.provisioning import provision_customer
 from recstore.db import Connection
 from recstore.errors import Conflict, Invalid, NotFound
 from recstore.keys import KeyService
@@ -20,8 +20,17 @@ CUSTOMER_ROLES = ("customer_admin", "customer_user")
 
 @dataclass(frozen=True)
 class CustomerSecrets:
-    webhook_secret: bytes
-    index_key: bytes
+    """Unwrapped on use: the webhooks role holds the ingest keyring only, and reading the
+    webhook secret must not need the master keyring."""
+
+    keys: KeyService
+    row: asyncpg.Record
+
+    @property
+    def webhook_secret(self) -> bytes:
+        customer_id: UUID = self.row["id"]
+        return self.keys.unwrap_secret(customer_id, "webhook",
+                                       bytes(self.row["webhook_secret_wrapped"]))
 
 
 @dataclass(frozen=True)
@@ -51,11 +60,12 @@ async def create_customer(
     webhook_secret = keys.new_webhook_secret()
     await conn.execute(
         "INSERT INTO customers (id, name, email, phone, org_number, retention_days,"
-        " webhook_secret_wrapped, index_key_wrapped) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " webhook_secret_wrapped) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         customer_id, name, email, phone, org_number, retention_days,
         keys.wrap_secret(customer_id, "webhook", webhook_secret.encode()),
-        keys.wrap_secret(customer_id, "blind-index", secrets.token_bytes(32)),
     )
+    if keys.has_master:  # the new customer's keys exist before their first recording
+        await provision_customer(conn, keys, customer_id)
     return CreatedCustomer(customer_id, webhook_secret)
 
 
@@ -69,11 +79,7 @@ async def customer_row(conn: Connection, customer_id: UUID) -> asyncpg.Record:
 
 
 def customer_secrets(keys: KeyService, row: asyncpg.Record) -> CustomerSecrets:
-    customer_id: UUID = row["id"]
-    return CustomerSecrets(
-        webhook_secret=keys.unwrap_secret(customer_id, "webhook", bytes(row["webhook_secret_wrapped"])),
-        index_key=keys.unwrap_secret(customer_id, "blind-index", bytes(row["index_key_wrapped"])),
-    )
+    return CustomerSecrets(keys, row)
 
 
 async def _insert_user(

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from recstore.auth.jwks import JwksVerifier
+from recstore.custody import KeyMaterialMissing
 from recstore.errors import Unauthorized
 from recstore.settings import Settings
 
@@ -101,13 +102,17 @@ def _int_claim(value: Any) -> int:
 
 
 class TokenService:
-    def __init__(self, private_key: Ed25519PrivateKey, *, issuer: str, audience: str,
+    def __init__(self, private_key: Ed25519PrivateKey | None, *, issuer: str, audience: str,
                  ttl_seconds: int, extra_public_keys: list[Ed25519PublicKey] | None = None,
                  external: JwksVerifier | None = None):
+        """Without a private key the service only verifies (the staff role signs nothing)."""
         self._private_key = private_key
         self.external = external
-        self._kid = key_id(private_key.public_key())
-        self._public_keys = {self._kid: private_key.public_key()}
+        self._public_keys: dict[str, Ed25519PublicKey] = {}
+        self._kid = ""
+        if private_key is not None:
+            self._kid = key_id(private_key.public_key())
+            self._public_keys[self._kid] = private_key.public_key()
         for extra in extra_public_keys or []:  # old keys still verify until their tokens expire
             self._public_keys[key_id(extra)] = extra
         self.issuer, self.audience, self.ttl_seconds = issuer, audience, ttl_seconds
@@ -120,6 +125,8 @@ class TokenService:
         }
         if customer_id is not None:
             claims["cid"] = str(customer_id)
+        if self._private_key is None:
+            raise KeyMaterialMissing("this process signs no tokens (RECSTORE_JWT_PRIVATE_KEY_FILE)")
         return jwt.encode(claims, self._private_key, algorithm="EdDSA",
                           headers={"kid": self._kid})
 
@@ -153,7 +160,7 @@ class TokenService:
         return Claims(found.user_id, found.role, found.customer_id, found.issued_at, external=True)
 
 
-def token_service_for(settings: Settings) -> TokenService:
+def token_service_for(settings: Settings, *, signing: bool = True) -> TokenService:
     external = None
     if settings.jwt_jwks_url:
         external = JwksVerifier(
@@ -161,8 +168,15 @@ def token_service_for(settings: Settings) -> TokenService:
             audience=settings.jwt_jwks_audience or "",
             customer_claim=settings.jwt_jwks_customer_claim,
             role_claim=settings.jwt_jwks_role_claim)
-    return TokenService(load_private_key(settings.jwt_private_key_file),
-                        issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                        ttl_seconds=settings.jwt_ttl_seconds,
-                        extra_public_keys=load_public_keys(settings.jwt_previous_public_keys_file),
+    private_key = None
+    public_keys = load_public_keys(settings.jwt_previous_public_keys_file)
+    public_keys += load_public_keys(settings.jwt_public_keys_file)
+    if settings.jwt_private_key_file is not None and (signing or not settings.jwt_public_keys_file):
+        key = load_private_key(settings.jwt_private_key_file)
+        # A verifying-only role keeps the public half and drops the private key at once.
+        private_key = key if signing else None
+        if not signing:
+            public_keys.append(key.public_key())
+    return TokenService(private_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+                        ttl_seconds=settings.jwt_ttl_seconds, extra_public_keys=public_keys,
                         external=external)

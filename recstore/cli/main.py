@@ -17,12 +17,13 @@ from recstore.cli.accounts import cmd_customer_create, cmd_staff_create, cmd_use
 from recstore.cli.common import Command, emit, emit_error, wants_json
 from recstore.cli.consent import add_consent_commands
 from recstore.cli.erasure import add_erasure_commands
-from recstore.cli.keys import add_token_commands, cmd_keys_generate, cmd_keys_init_jwt
+from recstore.cli.keys import add_custody_commands, add_token_commands, cmd_keys_generate, cmd_keys_init_jwt
 from recstore.cli.providers import add_job_commands, add_set_provider
 from recstore.cli.retention import add_retention_commands
 from recstore.cli.service import cmd_doctor, cmd_migrate, cmd_serve, cmd_up, cmd_worker
 from recstore.cli.tls import add_tls_commands
 from recstore.cli.upload import add_upload_command
+from recstore.custody import SERVE_ROLES, WORKER_ROLES, KeyMaterialMissing
 from recstore.errors import RecstoreError
 from recstore.tls.errors import TLSConfigError
 
@@ -72,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "made under the data dir")
     up.add_argument("--demo", action="store_true",
                     help="seed a demo customer, login and voicemails into an empty data dir")
-    command("serve", cmd_serve, "API and webhooks (production)")
-    command("worker", cmd_worker, "ingest worker and retention scheduler (production)")
+    serve = command("serve", cmd_serve, "API and webhooks (production)")
+    serve.add_argument("--role", choices=SERVE_ROLES, default="all",
+                       help="which routes, and so which keys, this process holds (docs/KEYS.md)")
+    worker = command("worker", cmd_worker, "ingest worker and retention scheduler (production)")
+    worker.add_argument("--role", choices=WORKER_ROLES, default="all",
+                        help="fetch (ingest, notifications) or retention (deletion, epochs)")
     command("migrate", cmd_migrate, "apply database migrations and prepare the bucket")
     command("doctor", cmd_doctor, "check database, object store, region, keys, ffmpeg")
 
@@ -86,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("init-jwt", cmd_keys_init_jwt, "create the JWT signing key file if it is missing",
             parent=keys)
     add_token_commands(keys, command)
+    add_custody_commands(keys, command)
 
     customer = sub.add_parser("customer", help="manage customers").add_subparsers(
         dest="subcommand", required=True)
@@ -143,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                              f"{e['msg']}" for e in exc.errors(include_input=False))
         failed(f"configuration error: {problems}")
         return 2
-    except TLSConfigError as exc:  # names the variable to fix; never a fall-back to plain
+    except (TLSConfigError, KeyMaterialMissing) as exc:  # names the variable to fix
         failed(f"configuration error: {exc.detail}")
         return 2
     except RecstoreError as exc:

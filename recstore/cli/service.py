@@ -29,14 +29,14 @@ async def cmd_doctor(args: argparse.Namespace) -> dict[str, Any]:
 async def cmd_serve(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.runner import serve
 
-    await serve(settings_from_args(args), api=True, worker=False)
+    await serve(settings_from_args(args), api=True, worker=False, role=args.role)
     return {}
 
 
 async def cmd_worker(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.runner import serve
 
-    await serve(settings_from_args(args), api=False, worker=True)
+    await serve(settings_from_args(args), api=False, worker=True, role=args.role)
     return {}
 
 

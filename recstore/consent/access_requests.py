@@ -19,6 +19,7 @@ from recstore.consent import notify
 from recstore.consent.grants import Scope, create_grant, named_recordings_end, page_newest_first
 from recstore.db import Connection
 from recstore.errors import Conflict, Invalid, NotFound
+from recstore.keys import KeyService
 from recstore.recordings.read import Page
 
 REQUEST_TTL = timedelta(hours=72)
@@ -96,8 +97,8 @@ async def _pending_for_update(conn: Connection, customer_id: UUID,
     return row
 
 
-async def approve(conn: Connection, customer_id: UUID, request_id: UUID, *, decided_by: UUID,
-                  expires_at: datetime) -> asyncpg.Record:
+async def approve(conn: Connection, customer_id: UUID, request_id: UUID, *, keys: KeyService,
+                  decided_by: UUID, expires_at: datetime) -> asyncpg.Record:
     """Returns the new grant: for the requesting staff member, over what the request named
     (recordings deleted since are left out)."""
     await expire_pending(conn, customer_id=customer_id)
@@ -113,7 +114,7 @@ async def approve(conn: Connection, customer_id: UUID, request_id: UUID, *, deci
             if not named:
                 raise Invalid("the recordings this request names no longer exist")
         grant = await create_grant(
-            conn, customer_id, created_by=decided_by,
+            conn, customer_id, keys=keys, created_by=decided_by,
             scope=Scope(request["all_recordings"], named), staff_id=request["staff_id"],
             purpose=request["reason"], expires_at=expires_at, request_id=request_id, now=now)
         await conn.execute(

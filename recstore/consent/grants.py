@@ -17,8 +17,10 @@ from uuid import UUID
 import asyncpg
 
 from recstore import audit
+from recstore.consent import grant_keys
 from recstore.db import Connection, Pool
 from recstore.errors import Forbidden, Invalid, NotFound
+from recstore.keys import KeyService
 from recstore.recordings.read import MAX_PAGE, Page, decode_cursor, encode_cursor
 
 MAX_GRANT_DAYS = 7
@@ -82,6 +84,7 @@ async def create_grant(
     conn: Connection,
     customer_id: UUID,
     *,
+    keys: KeyService,
     created_by: UUID,
     scope: Scope,
     staff_id: UUID | None,
@@ -90,7 +93,9 @@ async def create_grant(
     request_id: UUID | None = None,
     now: datetime | None = None,
 ) -> asyncpg.Record:
-    """The grant's time runs from now (the decision), and `created_by` is the deciding user."""
+    """The grant's time runs from now (the decision), and `created_by` is the deciding user.
+    Each covered recording's data key is sealed to the staff service in the same transaction
+    (recstore/consent/grant_keys.py): the grant row alone opens nothing."""
     now = now or datetime.now(UTC)
     check_expiry(expires_at, now)
     if staff_id is not None:
@@ -102,12 +107,16 @@ async def create_grant(
             raise Invalid("a named recording is about to expire")
     grant_id = uuid.uuid4()
     async with conn.transaction():
+        await grant_keys.lock_customer_grants(conn, customer_id)
         await conn.execute(
             "INSERT INTO grants (id, customer_id, staff_id, all_recordings, recording_ids,"
             " purpose, created_by, request_id, created_at, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             grant_id, customer_id, staff_id, scope.all_recordings,
             sorted(set(scope.recording_ids)), purpose, created_by, request_id, now, expires_at)
+        binding = grant_keys.GrantBinding(grant_id, customer_id, staff_id, expires_at)
+        await grant_keys.seal_for_grant(conn, keys, binding, None if scope.all_recordings
+                                        else scope.recording_ids)
         await audit.append(conn, customer_id, actor_type="customer", actor_id=created_by,
                            action="grant.created", grant_id=grant_id)
     return await get_grant(conn, customer_id, grant_id)
@@ -158,7 +167,9 @@ async def revoke_grant(conn: Connection, customer_id: UUID, grant_id: UUID, *,
             grant_id, customer_id, revoked_by)
         if done is None:
             await get_grant(conn, customer_id, grant_id)  # 404 unless it is this customer's
+            await grant_keys.destroy_for_grant(conn, grant_id)  # even if un-revoked meanwhile
             return
+        await grant_keys.destroy_for_grant(conn, grant_id)
         await audit.append(conn, customer_id, actor_type="customer", actor_id=revoked_by,
                            action="grant.revoked", grant_id=grant_id)
 
@@ -178,7 +189,9 @@ async def live_grant_for(conn: Connection, customer_id: UUID, recording_id: UUID
 
 async def is_live(conn: Connection | Pool, grant_id: UUID) -> bool:
     live: bool | None = await conn.fetchval(
-        "SELECT revoked_at IS NULL AND expires_at > now() FROM grants WHERE id = $1", grant_id)
+        "SELECT revoked_at IS NULL AND expires_at > now()"
+        " AND EXISTS (SELECT 1 FROM grant_keys WHERE grant_id = $1) FROM grants WHERE id = $1",
+        grant_id)
     return bool(live)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from crypto import MasterKeyring
 from recstore import audit_keys
 from recstore.auth.tokens import generate_private_key_file
+from recstore.custody.staff_key import generate_staff_key_file
 from recstore.errors import RecstoreError
 from recstore.settings import Settings
 
@@ -30,15 +31,20 @@ def _write_private(path: Path, text: str) -> None:
 def key_paths(data_dir: Path) -> dict[str, Path]:
     keys = data_dir / "keys"
     return {"master": keys / "master.keys", "epochs": keys / "epochs.json",
-            "jwt": keys / "jwt-ed25519.pem", "audit": keys / "audit-keys.json"}
+            "jwt": keys / "jwt-ed25519.pem", "audit": keys / "audit-keys.json",
+            "ingest": keys / "ingest.keys", "staff": keys / "staff.key"}
 
 
 def ensure_dev_keys(data_dir: Path) -> None:
-    """A dev master key and JWT signing key, generated once and kept (mode 0600)."""
+    """Dev master, ingest, staff and JWT keys, generated once and kept (mode 0600). A data
+    dir from before the ingest keyring gets one; `up` then re-wraps the old secrets."""
     paths = key_paths(data_dir)
     paths["master"].parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not paths["master"].exists():
         _write_private(paths["master"], MasterKeyring.generate_entry("dev-1") + "\n")
+    if not paths["ingest"].exists():
+        _write_private(paths["ingest"], MasterKeyring.generate_entry("dev-ingest-1") + "\n")
+    generate_staff_key_file(paths["staff"])
     if not paths["jwt"].exists():
         generate_private_key_file(paths["jwt"])
     audit_keys.load(paths["audit"])  # the access-log signing key, made if missing
@@ -82,6 +88,8 @@ def settings_for(data_dir: Path, runtime: dict[str, Any], **overrides: Any) -> S
         "epoch_keys_file": paths["epochs"],
         "jwt_private_key_file": paths["jwt"],
         "audit_keys_file": paths["audit"],
+        "ingest_keys_file": paths["ingest"],
+        "staff_key_file": paths["staff"],
     }
     if runtime.get("url"):  # where `up` listens (doctor reports that link)
         listening = urlsplit(runtime["url"])

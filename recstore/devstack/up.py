@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 from recstore.bootstrap import prepare_storage
+from recstore.custody.ingest_keyring import rewrap_ingest_secrets
 from recstore.devstack.files import clear_runtime, ensure_dev_keys, settings_for, write_runtime
 from recstore.devstack.stack import SERVICE_BUCKET, EmbeddedStack
 from recstore.logging_setup import configure
@@ -53,6 +54,7 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
         await preflight(settings, api=True, worker=True)
         await prepare_storage(settings)
         async with open_services(settings) as svc:
+            await rewrap_ingest_secrets(svc.pool, svc.keys)
             demo_text = None
             if demo:
                 from recstore.devstack.demo import seed_demo

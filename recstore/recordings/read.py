@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import re
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import json
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -49,26 +49,18 @@ class Page:
     next_cursor: str | None
 
 
-# A cursor is base64url of 8 bytes of signed microseconds since 1970 and a 16-byte id: 32
-# characters, and every string of that form decodes (the OpenAPI pattern is exact).
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]{32}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_MICROS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-_MAX_MICROS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
-
-
 def encode_cursor(recorded_at: datetime, recording_id: UUID) -> str:
-    micros = (recorded_at - _EPOCH) // timedelta(microseconds=1)
-    raw = micros.to_bytes(8, "big", signed=True) + recording_id.bytes
-    return base64.urlsafe_b64encode(raw).decode()
+    raw = json.dumps([recorded_at.isoformat(), str(recording_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    if not re.fullmatch(CURSOR_PATTERN, cursor):
-        raise Invalid("cursor is not valid")
-    raw = base64.urlsafe_b64decode(cursor)
-    micros = min(max(int.from_bytes(raw[:8], "big", signed=True), _MIN_MICROS), _MAX_MICROS)
-    return _EPOCH + timedelta(microseconds=micros), UUID(bytes=raw[8:])
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        at, rid = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(at), UUID(rid)
+    except (ValueError, TypeError) as exc:
+        raise Invalid("cursor is not valid") from exc
 
 
 async def list_page(
@@ -80,8 +72,12 @@ async def list_page(
     since: datetime | None = None,
     until: datetime | None = None,
     caller_index: bytes | None = None,
+    caller_indexes: Sequence[bytes] | None = None,
 ) -> Page:
-    """Newest first by (recorded_at, id): a keyset cursor stays stable under inserts."""
+    """Newest first by (recorded_at, id): a keyset cursor stays stable under inserts.
+    `caller_indexes`: the caller's blind index under each live epoch (any may match)."""
+    if caller_index is not None:
+        caller_indexes = [caller_index, *(caller_indexes or ())]
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
     # Past its expiry, or with its key shredded, a recording is gone to readers even before
@@ -100,13 +96,23 @@ async def list_page(
         where.append(f"recorded_at >= {arg(since)}")
     if until is not None:
         where.append(f"recorded_at < {arg(until)}")
-    if caller_index is not None:
-        where.append(f"caller_index = {arg(caller_index)}")
-    rows = await conn.fetch(
-        f"SELECT * FROM recordings WHERE {' AND '.join(where)}"  # noqa: S608 - only placeholders
-        f" ORDER BY recorded_at DESC, id DESC LIMIT {arg(limit + 1)}",
-        *args,
-    )
+    if caller_indexes is not None and len(caller_indexes) == 1:
+        where.append(f"caller_index = {arg(caller_indexes[0])}")
+        caller_indexes = None
+    order = " ORDER BY recorded_at DESC, id DESC LIMIT "
+    lim = arg(limit + 1)
+    filters = " AND ".join(where)
+    if caller_indexes is None:
+        sql = f"SELECT * FROM recordings WHERE {filters}{order}{lim}"  # noqa: S608 - placeholders
+    elif not caller_indexes:
+        return Page([], None)  # no live epoch: nothing can match
+    else:
+        # One branch per live epoch's index, each an ordered index scan with its own limit:
+        # a row only ever matches under its own epoch's key.
+        branches = [f"(SELECT * FROM recordings WHERE {filters} AND caller_index ="  # noqa: S608
+                    f" {arg(index)}{order}{lim})" for index in caller_indexes]
+        sql = f"SELECT * FROM ({' UNION ALL '.join(branches)}) AS r{order}{lim}"  # noqa: S608
+    rows = await conn.fetch(sql, *args)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -28,8 +28,8 @@ from crypto import (
     seal_field,
 )
 from recstore import audit
-from recstore.accounts.customers import customer_row, customer_secrets
-from recstore.consent import notify
+from recstore.accounts.customers import customer_row
+from recstore.consent import grant_keys, notify
 from recstore.db import Pool
 from recstore.errors import Invalid, PayloadTooLarge
 from recstore.keys import KeyService
@@ -198,7 +198,7 @@ async def store_recording(
             raise Invalid("the recording is already past its retention period")
         epoch = epoch_of(recorded_at)
         public_key = await keys.public_key(conn, incoming.customer_id, epoch)
-    index_key = customer_secrets(keys, customer).index_key
+    index_key = keys.index_key(incoming.customer_id, epoch)
 
     head = await _read_head(body, max_bytes)
     recording_id = uuid.uuid4()
@@ -235,6 +235,8 @@ async def store_recording(
                 incoming.request_digest, incoming.caller_identity,
             )
             await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
+            await grant_keys.seal_at_ingest(conn, keys, incoming.customer_id, recording_id,
+                                            data_key)
             await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,
                                action="recording.stored", recording_id=recording_id)
             if customer["notify_new_recordings"]:

@@ -94,7 +94,9 @@ async def claim_expired(pool: Pool, worker: UUID, *, now: datetime, limit: int,
     rows = await pool.fetch(
         "WITH due AS (SELECT id FROM recordings WHERE expires_at <= $1"  # noqa: S608 - constants
         " AND (deletion_claimed_until IS NULL OR deletion_claimed_until <= now())"
-        " ORDER BY expires_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
+        " ORDER BY expires_at LIMIT $4 FOR UPDATE SKIP LOCKED),"
+        # Grant keys are copies of the data key: shredding destroys them too.
+        " unsealed AS (DELETE FROM grant_keys WHERE recording_id IN (SELECT id FROM due))"
         f" UPDATE recordings r SET {_SHRED},"
         " deletion_action = coalesce(r.deletion_action, $5),"
         " deletion_actor_type = coalesce(r.deletion_actor_type, 'system')"
@@ -109,7 +111,8 @@ async def claim_ids(pool: Pool, worker: UUID, ids: Sequence[UUID], *, action: st
     """Claim and shred named recordings now (an erasure), taking over any scheduler's lease.
     Their expiry moves to now, so whatever fails later is finished by the scheduler."""
     rows = await pool.fetch(
-        "WITH named AS (SELECT id FROM recordings WHERE id = ANY($1::uuid[]) FOR UPDATE)"  # noqa: S608
+        "WITH named AS (SELECT id FROM recordings WHERE id = ANY($1::uuid[]) FOR UPDATE),"  # noqa: S608
+        " unsealed AS (DELETE FROM grant_keys WHERE recording_id IN (SELECT id FROM named))"
         f" UPDATE recordings r SET {_SHRED}, expires_at = least(r.expires_at, now()),"
         " deletion_action = $4, deletion_actor_type = $5, deletion_actor_id = $6"
         " FROM named WHERE r.id = named.id RETURNING r.id, r.customer_id, r.object_key",

@@ -99,3 +99,17 @@ async def run_epoch_pass(pool: Pool, epochs: EpochKeyStore, *, now: datetime | N
                            epoch)
         result.keys_removed += await _drop_unused_keys(pool, epoch)
     return result
+
+
+async def destroy_unused_epoch(pool: Pool, epochs: EpochKeyStore, epoch: str) -> bool:
+    """Destroy an epoch no recording refers to, before it is due (its recordings were moved
+    to other epochs); the same steps as a due epoch. Whether it was destroyed now."""
+    if await pool.fetchval("SELECT 1 FROM recordings WHERE epoch = $1 LIMIT 1", epoch):
+        return False
+    existed = epochs.destroy(epoch)
+    await pool.execute("INSERT INTO destroyed_epochs (epoch) VALUES ($1) ON CONFLICT DO NOTHING",
+                       epoch)
+    await _drop_unused_keys(pool, epoch)
+    if existed:
+        log.info("epoch secret destroyed early: no recording uses it", extra={"epoch": epoch})
+    return existed

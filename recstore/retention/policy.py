@@ -1,26 +1,29 @@
 """When a recording must be gone, and when its month's key material must be.
 
 A recording expires at recorded_at + min(customer retention, 90 days). Its retention epoch
-is the calendar month (UTC) of recorded_at, so every recording of a month has expired by
-month end + 90 days (`epoch_closes_at`); the month's epoch secret is destroyed a grace period
-after that (`epoch_destroy_after`).
+is the ISO week (UTC) of recorded_at (a calendar month for recordings stored before weekly
+epochs), so every recording of an epoch has expired by its end + 90 days
+(`epoch_closes_at`); the epoch secret is destroyed then, or a configured grace after
+(`epoch_destroy_after`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from crypto.epochs import EPOCH_PATTERN
+from crypto.epochs import MONTH_PATTERN, WEEK_PATTERN
 from recstore.db import Connection
 from recstore.errors import Invalid, NotFound
 
 MAX_RETENTION_DAYS = 90
 MAX_RETENTION = timedelta(days=MAX_RETENTION_DAYS)
-# Between the last possible expiry of a month and the destruction of its secret: covers clock
-# differences between hosts and a scheduler that was down for a while.
-EPOCH_GRACE = timedelta(days=1)
+# Between the last possible expiry of an epoch and the destruction of its secret. None is
+# needed for safety: every recording of the epoch has expired by then, and a host whose clock
+# lags and stores a late one stores something already past retention. With weekly epochs
+# this keeps every backup unopenable at most 7 days past a recording's retention limit.
+EPOCH_GRACE = timedelta(0)
 
 
 def expires_at(recorded_at: datetime, retention_days: int) -> datetime:
@@ -28,15 +31,20 @@ def expires_at(recorded_at: datetime, retention_days: int) -> datetime:
 
 
 def epoch_start(epoch: str) -> datetime:
-    if not EPOCH_PATTERN.fullmatch(epoch):
-        raise ValueError("epoch must be 'YYYY-MM'")
+    if WEEK_PATTERN.fullmatch(epoch):
+        monday = date.fromisocalendar(int(epoch[:4]), int(epoch[6:]), 1)
+        return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+    if not MONTH_PATTERN.fullmatch(epoch):
+        raise ValueError("epoch must be 'YYYY-Www' or 'YYYY-MM'")
     year, month = int(epoch[:4]), int(epoch[5:])
     return datetime(year, month, 1, tzinfo=UTC)
 
 
 def epoch_end(epoch: str) -> datetime:
-    """The first instant after the month."""
+    """The first instant after the epoch (a week, or a month for the older epochs)."""
     start = epoch_start(epoch)
+    if WEEK_PATTERN.fullmatch(epoch):
+        return start + timedelta(days=7)
     return start.replace(year=start.year + 1, month=1) if start.month == 12 \
         else start.replace(month=start.month + 1)
 

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recstore.consent import grant_keys
 from recstore.retention import janitor
 from recstore.retention.deletion import run_pass
 from recstore.retention.epochs import run_epoch_pass
@@ -39,7 +40,7 @@ class RetentionSettings(BaseSettings):
     delete_concurrency: int = Field(default=8, ge=1, le=64)
     lease_seconds: float = Field(default=300.0, ge=1)
     retry_base_seconds: float = Field(default=30.0, ge=0)
-    epoch_grace_days: int = Field(default=1, ge=1, le=30)
+    epoch_grace_days: int = Field(default=0, ge=0, le=30)
     janitor_interval_seconds: float = Field(default=600.0, gt=0)
     janitor_grace_seconds: float = Field(default=3600.0, ge=1)
 
@@ -64,13 +65,15 @@ async def retention_pass(svc: Services, settings: RetentionSettings, *,
             concurrency=settings.delete_concurrency, stop=stop)
         epochs = await run_epoch_pass(pool, svc.keys.epochs, now=now,
                                       grace=settings.epoch_grace, dry_run=dry_run)
+        grant_keys_expired = 0 if dry_run else await grant_keys.purge_expired(pool)
     except Exception as exc:
         metrics.retention_failures.labels("pass").inc()
         if not dry_run:
             await record_finish(pool, "retention", ok=False, result={"error": type(exc).__name__})
         raise
     result = {**deletion.as_dict(), "epochs_due": epochs.due, "epochs_destroyed": epochs.destroyed,
-              "epochs_blocked": epochs.blocked, "customer_keys_removed": epochs.keys_removed}
+              "epochs_blocked": epochs.blocked, "customer_keys_removed": epochs.keys_removed,
+              "grant_keys_expired": grant_keys_expired}
     ok = deletion.ok and epochs.ok
     result["ok"] = ok
     metrics.retention_deleted.inc(deletion.deleted)

@@ -39,7 +39,7 @@ LEASE = timedelta(minutes=5)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
 # Tables of other features holding customer data that goes with the account. Every one
 # exists: serve and worker refuse to start with a migration pending.
-_CUSTOMER_TABLES = ("customer_keys", "ingest_jobs", "provider_accounts",
+_CUSTOMER_TABLES = ("grant_keys", "customer_keys", "ingest_jobs", "provider_accounts",
                     "notification_webhooks", "notifications", "portal_sessions",
                     "recording_reads")
 

@@ -14,10 +14,20 @@ CUSTOMER = UUID("11111111-1111-4111-8111-111111111111")
 CTX = b"caller_number" + bytes(16)  # field name + a recording id, as recstore binds it
 
 
-def test_epoch_of_uses_utc_month() -> None:
-    assert crypto.epoch_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-11"
-    stockholm_new_year = datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=1)))
-    assert crypto.epoch_of(stockholm_new_year) == "2026-12"
+def test_epoch_of_is_the_utc_iso_week() -> None:
+    assert crypto.epoch_of(datetime(2026, 11, 30, 23, 59, tzinfo=UTC)) == "2026-W49"  # a Monday
+    assert crypto.epoch_of(datetime(2026, 11, 29, 23, 59, tzinfo=UTC)) == "2026-W48"
+    stockholm_monday = datetime(2026, 11, 30, 0, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert crypto.epoch_of(stockholm_monday) == "2026-W48"  # still Sunday in UTC
+    assert crypto.epoch_of(datetime(2027, 1, 1, 12, tzinfo=UTC)) == "2026-W53"  # ISO year
+
+
+def test_monthly_epoch_names_stay_valid() -> None:
+    secret = crypto.new_epoch_secret()
+    for epoch in ("2026-11", "2026-W49"):
+        wrapped = crypto.wrap_private_key(secret, bytes(32), customer_id=CUSTOMER, epoch=epoch)
+        assert crypto.unwrap_private_key(secret, wrapped, customer_id=CUSTOMER,
+                                         epoch=epoch) == bytes(32)
 
 
 def test_epoch_of_rejects_naive() -> None:
@@ -71,7 +81,8 @@ def test_truncated_wrapped_private_key_fails(cut: int) -> None:
         crypto.unwrap_private_key(secret, wrapped[:cut], customer_id=CUSTOMER, epoch="2026-11")
 
 
-@pytest.mark.parametrize("epoch", ["2026-13", "2026-1", "26-11", "2026-00", "2026/11", ""])
+@pytest.mark.parametrize("epoch", ["2026-13", "2026-1", "26-11", "2026-00", "2026/11", "",
+                                   "2026-W00", "2026-W54", "2026-w49", "2026W49"])
 def test_bad_epoch_strings_rejected(epoch: str) -> None:
     with pytest.raises(ValueError):
         crypto.wrap_private_key(bytes(32), bytes(32), customer_id=CUSTOMER, epoch=epoch)
