@@ -8,6 +8,7 @@ large the account. The export is an audit event before its first byte leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -82,10 +83,19 @@ async def _recording_files(archive: StreamingZip, pool: Pool, store: ObjectStore
     member = archive.open(audio_path, row["content_type"], at=row["recorded_at"],
                           compress=False, size_hint=int(row["size_bytes"]))
     # Hashing, CRC and the copy into the archive run in a worker thread (hashlib and zlib
-    # release the GIL) while the next piece is read and decrypted in another.
-    yield await asyncio.to_thread(member.write, first)
-    async for piece in pieces:
-        yield await asyncio.to_thread(member.write, piece)
+    # release the GIL), one piece at a time and in order, while the loop sends the previous
+    # piece's bytes and the stream's own thread reads and decrypts the next.
+    writing = asyncio.ensure_future(asyncio.to_thread(member.write, first))
+    try:
+        async for piece in pieces:
+            ready = await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(member.write, piece))
+            yield ready
+        yield await writing
+    finally:
+        if not writing.done():
+            with contextlib.suppress(BaseException):
+                await writing  # a worker thread cannot be cancelled; let it finish first
     if member.sha256.digest() != bytes(row["sha256"]):
         raise ExportCorrupted()
     yield member.close()
