@@ -54,7 +54,7 @@ faults: $(STAMP)
 	$(BIN)/python -m faults --runs $(RUNS) $(if $(SEED),--seed $(SEED))
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_crypto.py
+	$(BIN)/python bench/run_all.py
 
 # PNGs of the portal's main pages into docs/screenshots/, from a seeded stack in Debian's
 # headless chromium (apt-get install chromium); the README links them.

@@ -4,14 +4,23 @@ the staff's operational view of recordings."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, PlainSerializer, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    model_validator,
+)
 
 from api.models import OperationalRecording, Strict, Time
-from recstore.audit import rfc3339
+from recstore.audit import SEQ_CURSOR_PATTERN, rfc3339
 from recstore.consent.grants import MAX_LISTED
+from recstore.recordings.read import CURSOR_PATTERN
 
 AuditTime = Annotated[datetime, PlainSerializer(rfc3339, return_type=str)]
 RequestStatus = Literal["pending", "approved", "denied", "expired"]
@@ -19,12 +28,30 @@ RequestStatus = Literal["pending", "approved", "denied", "expired"]
 
 class PageQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, pattern=CURSOR_PATTERN,
+                               description="next_cursor of the previous page")
+
+
+# The validator below, said in the OpenAPI document: exactly one of the two scopes.
+_ONE_SCOPE: dict[str, Any] = {
+    "description": 'Either a non-empty "recording_ids" or "all": true, not both.',
+    "oneOf": [
+        {"required": ["recording_ids"],
+         "properties": {"recording_ids": {"type": "array", "minItems": 1},
+                        "all": {"const": False}}},
+        {"required": ["all"],
+         "properties": {"all": {"const": True},
+                        "recording_ids": {"anyOf": [{"type": "null"},
+                                                    {"type": "array", "maxItems": 0}]}}},
+    ],
+}
 
 
 class ScopeBody(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_SCOPE)
+
     recording_ids: list[UUID] | None = Field(default=None, max_length=MAX_LISTED)
-    all: bool = False
+    all: StrictBool = False
 
     @model_validator(mode="after")
     def _one_scope(self) -> ScopeBody:
@@ -97,7 +124,8 @@ class AccessRequestPage(BaseModel):
 
 class AccessLogQuery(Strict):
     limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, pattern=SEQ_CURSOR_PATTERN,
+                               description="next_cursor of the previous page")
 
 
 class AccessLogEntry(BaseModel):

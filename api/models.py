@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
+from recstore.recordings.read import CURSOR_PATTERN
+
 
 def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -61,10 +63,15 @@ class RecordingPage(BaseModel):
 
 class RecordingListQuery(Strict):
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: str | None = Field(default=None, pattern=CURSOR_PATTERN,
+                               description="next_cursor of the previous page")
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
-    caller: str | None = Field(default=None, max_length=40)
+    # The document promises E.164; national notations ("070-123 45 67") are understood too,
+    # anything that is no phone number at all is 422.
+    caller: str | None = Field(default=None, max_length=40, json_schema_extra={
+        "pattern": r"^\+[1-9][0-9]{6,14}$",
+        "description": "an E.164 number, matched through the blind index"})
 
 
 class UploadCreated(BaseModel):

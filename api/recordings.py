@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -118,7 +119,12 @@ def download_name(row: asyncpg.Record) -> str:
             f".{extension_for(row['content_type'])}")
 
 
+_EMPTY_SUFFIX = re.compile(r"bytes=\s*-0+\s*")
+
+
 def requested_range(request: web.Request) -> slice | None:
+    if _EMPTY_SUFFIX.fullmatch(request.headers.get("Range", "")):
+        return slice(0, 0)  # "bytes=-0" asks for no bytes: unsatisfiable, not the whole file
     try:
         return request.http_range if "Range" in request.headers else None
     except ValueError:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from api.models import Strict, Time
 
@@ -21,8 +21,9 @@ class AccountSettings(BaseModel):
 class SettingsPatch(Strict):
     """Only the fields present change; an empty object changes nothing."""
 
-    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
-    delete_provider_copy: bool | None = None
+    # Strict: "yes", 1 or "30" are refused rather than guessed at.
+    retention_days: StrictInt | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
+    delete_provider_copy: StrictBool | None = None
 
 
 class AccountErasure(BaseModel):

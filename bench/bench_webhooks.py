@@ -8,8 +8,9 @@ Twilio account, and serves the real app (create_app: problem middleware, metrics
 in a separate process on loopback, with one extra route, POST /bench/bare, that answers 204
 and does nothing else. The load generator (this process) posts N requests per run with C
 concurrent senders over keep-alive connections, for C in 50, 200 and 500, bare and Twilio
-interleaved, best of --rounds; then Twilio callbacks offered at a fixed 1000/s and 2000/s
-(open loop, at most 500 in flight). Every Twilio callback is a distinct recording, signed beforehand, so the
+interleaved; then bare and Twilio offered at a fixed 1000/s and 2000/s (open loop, at most
+500 in flight); all of it --rounds times, each row the median and spread of the rounds.
+Every Twilio callback is a distinct recording, signed beforehand, so the
 timed part is the server's work: parse, look up the account, unwrap the auth token, check
 X-Twilio-Signature, wrap the personal fields, INSERT the job, answer 204. No worker runs.
 """
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 
 LEVELS = (50, 200, 500)
+RATES = (1000, 2000)
 
 
 # -- server (a child process) -----------------------------------------------------------------
@@ -84,8 +86,8 @@ async def _prepare(env: dict[str, str]) -> tuple[str, str]:
     from recstore.services import open_services
     from recstore.settings import Settings
 
-    settings = Settings(**{k[len("RECSTORE_"):].lower(): v for k, v in env.items()
-                           if k.startswith("RECSTORE_")})
+    settings = Settings.model_validate({k[len("RECSTORE_"):].lower(): v for k, v in env.items()
+                                        if k.startswith("RECSTORE_")})
     await prepare_storage(settings)
     token = "bench-auth-token"
     async with open_services(settings, pool_size=2) as svc, svc.pool.acquire() as conn:
@@ -171,7 +173,8 @@ async def _run_at_rate(requests: list[tuple[str, bytes, dict[str, str]]], rate: 
 
 async def _load(base: str, customer_id: str, token: str, count: int, rounds: int
                 ) -> list[dict[str, Any]]:
-    results = []
+    """Every case `rounds` times, bare and Twilio interleaved; median and spread of each."""
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     offset = 0
 
     def twilio(n: int) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -180,27 +183,36 @@ async def _load(base: str, customer_id: str, token: str, count: int, rounds: int
         return _twilio_requests(base, customer_id, token, n, offset - n)
 
     await _run(twilio(500), 50)  # pools, caches and connections warm
-    bare = [(f"{base}/bench/bare", body, headers) for _, body, headers in twilio(count)]
-    for senders in LEVELS:
-        best: dict[str, dict[str, Any]] = {}
-        for _ in range(rounds):  # interleaved, so both see the same machine
+    for _ in range(rounds):
+        for senders in LEVELS:
+            bare = [(f"{base}/bench/bare", body, headers) for _, body, headers in twilio(count)]
             for name, requests in (("bare 204", bare), ("twilio", twilio(count))):
                 result = await _run(requests, senders)
                 print(json.dumps({"run": name, "senders": senders, **result}), flush=True)
-                if name not in best or result["per_s"] > best[name]["per_s"]:
-                    best[name] = result
-        results += [{"run": name, "senders": senders, **best[name]} for name in best]
-    for rate in (1000, 2000):
-        result = await _run_at_rate(twilio(rate * 10), rate, 500)
-        results.append({"run": f"twilio at {rate}/s", "senders": 500, **result})
-        print(json.dumps(results[-1]), flush=True)
+                runs.setdefault((name, senders), []).append(result)
+        for rate in RATES:
+            twilios = twilio(rate * 5)
+            bare = [(f"{base}/bench/bare", body, headers) for _, body, headers in twilio(rate * 5)]
+            for name, requests in ((f"bare 204 at {rate}/s", bare),
+                                   (f"twilio at {rate}/s", twilios)):
+                result = await _run_at_rate(requests, rate, 500)
+                print(json.dumps({"run": name, **result}), flush=True)
+                runs.setdefault((name, 500), []).append(result)
+    results = []
+    for (name, senders), found in runs.items():
+        row: dict[str, Any] = {"run": name, "senders": senders, "rounds": len(found)}
+        for figure in ("per_s", "p50_ms", "p99_ms"):
+            values = [r[figure] for r in found]
+            row[figure] = statistics.median(values)
+            row[f"{figure}_spread"] = (min(values), max(values))
+        results.append(row)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=6000, help="per run (default 6000)")
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -226,14 +238,21 @@ def main() -> None:
 
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}; "
-          f"{args.requests} requests per run\n")
+          f"{args.requests} requests per closed-loop run, median (min to max) of "
+          f"{args.rounds} interleaved rounds\n")
     print("| senders | run | acknowledged/s | p50 ms | p99 ms | of bare 204 |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     ceiling = {r["senders"]: r["per_s"] for r in results if r["run"] == "bare 204"}
+
+    def cell(r: dict[str, Any], figure: str) -> str:
+        low, high = r[f"{figure}_spread"]
+        return f"{r[figure]:.0f} ({low:.0f} to {high:.0f})" if figure == "per_s" else \
+            f"{r[figure]:.1f} ({low:.1f} to {high:.1f})"
+
     for r in results:
         share = f"{r['per_s'] / ceiling[r['senders']] * 100:.0f} %" if r["run"] == "twilio" else ""
-        print(f"| {r['senders']} | {r['run']} | {r['per_s']:.0f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {share} |")
+        print(f"| {r['senders']} | {r['run']} | {cell(r, 'per_s')} | {cell(r, 'p50_ms')} | "
+              f"{cell(r, 'p99_ms')} | {share} |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import asyncpg
 from crypto import MasterKeyring
 from recstore.bootstrap import LIFECYCLE_BACKSTOP_DAYS, check_bucket_region
 from recstore.custody.staff_key import load_staff_keys
-from recstore.db import available_migrations
+from recstore.db import available_migrations, connects_as_owner
 from recstore.errors import RecstoreError
 from recstore.services import object_store_for
 from recstore.settings import Settings
@@ -23,10 +23,13 @@ async def run_checks(settings: Settings) -> dict[str, Any]:
         conn = await asyncpg.connect(settings.database_url.get_secret_value(), timeout=10)
         try:
             applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            owner = await connects_as_owner(conn)
         finally:
             await conn.close()
         pending = [name for version, name, _ in available_migrations() if version not in applied]
-        checks["database"] = {"ok": not pending, "pending_migrations": pending}
+        # least_privileged: false when the service's DSN could rewrite the access log.
+        checks["database"] = {"ok": not pending, "pending_migrations": pending,
+                              "least_privileged": not owner}
     except Exception as exc:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
 
@@ -81,6 +84,7 @@ def _key_check(settings: Settings) -> dict[str, Any]:
                 "staff_key_present": settings.staff_key_file is not None,
                 "staff_public_key_present": settings.staff_public_key is not None
                 or settings.staff_key_file is not None,
-                "jwt_key_present": jwt is not None and jwt.exists()}
+                "jwt_key_present": jwt is not None and jwt.exists(),
+                "audit_key_present": settings.audit_keys_path().exists()}
     except (OSError, ValueError, RecstoreError) as exc:
         return {"ok": False, "error": type(exc).__name__}

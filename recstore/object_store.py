@@ -298,6 +298,20 @@ class ObjectStore:
         keys: list[str] = await self._run("list", collect)
         return keys
 
+    async def abort_incomplete(self, key: str) -> int:
+        """Abort the multipart uploads of `key` still open: put_stream's own abort fails when
+        the store does, and their parts would stay, unlisted, using space. Returns how many."""
+        def abort() -> int:
+            listed = self._client._list_multipart_uploads(self.bucket, prefix=key)
+            open_ids = [u.upload_id for u in listed.uploads
+                        if u.object_name == key and u.upload_id]
+            for upload_id in open_ids:
+                self._client._abort_multipart_upload(self.bucket, key, upload_id)
+            return len(open_ids)
+
+        aborted: int = await self._run("abort", abort)
+        return aborted
+
     async def ping(self, wait_seconds: float | None = None) -> None:
         """One bucket check at a time however many callers probe (each stalled probe would
         hold a worker thread); callers stop waiting after `wait_seconds`."""

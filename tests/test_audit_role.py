@@ -105,3 +105,16 @@ async def test_start_up_tells_the_app_role_from_the_owner(services: Services) ->
         assert await connects_as_owner(owner) is True
     finally:
         await owner.close()
+
+
+async def test_doctor_says_whether_the_service_dsn_is_least_privileged(
+        services: Services) -> None:
+    from pydantic import SecretStr
+
+    from recstore.doctor import run_checks
+
+    as_app = await run_checks(services.settings)
+    assert as_app["checks"]["database"]["least_privileged"] is True
+    as_owner = await run_checks(services.settings.model_copy(update={
+        "database_url": SecretStr(services.settings.migration_database_url())}))
+    assert as_owner["checks"]["database"]["least_privileged"] is False

@@ -96,6 +96,7 @@ def test_up_serves_cli_works_and_restart_keeps_recordings(data_dir: Path) -> Non
         assert set(staff) == {"staff_id"}
         doctor = cli("doctor", "--data-dir", str(data_dir))
         assert doctor["ok"] is True
+        assert doctor["checks"]["database"]["least_privileged"] is True
         assert doctor["checks"]["region"]["reported"] is None  # SeaweedFS proves no region
         assert doctor["checks"]["lifecycle_backstop"]["days"] == 100
 
@@ -238,9 +239,11 @@ def test_production_migrate_serve_and_worker(stack: Any, tmp_path: Path) -> None
     assert json.loads(migrated.stdout)["applied"]
     assert json.loads(run("migrate", "--json").stdout)["applied"] == []
 
-    metrics_port = _free_port()
+    # serve has a metrics port of its own too: one port each, or the second cannot bind.
+    metrics_ports = {"serve": _free_port(), "worker": _free_port()}
+    metrics_port = metrics_ports["worker"]
     processes = [subprocess.Popen([*RECSTORE, command], cwd=ROOT, text=True,
-                                  env={**env, "RECSTORE_METRICS_PORT": str(metrics_port)},
+                                  env={**env, "RECSTORE_METRICS_PORT": str(metrics_ports[command])},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for command in ("serve", "worker")]
     try:

@@ -57,6 +57,32 @@ async def test_orphan_objects_go_after_the_grace_period_uploads_in_flight_stay(
     assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 2
 
 
+async def test_a_writer_killed_mid_multipart_leaves_no_parts_after_the_grace_period(
+        services: Services) -> None:
+    import asyncio
+
+    tenant = await make_tenant(services)
+    key = f"recordings/{tenant.customer_id}/{uuid.uuid4()}"
+    client, bucket = services.store._client, services.store.bucket
+
+    def start_multipart() -> None:  # what put_stream had done when its process was killed
+        upload_id = client._create_multipart_upload(bucket, key, {})
+        client._upload_part(bucket, key, bytes(5 * 1024 * 1024), None, upload_id, 1)
+
+    def open_uploads() -> int:
+        return sum(u.object_name == key
+                   for u in client._list_multipart_uploads(bucket, prefix=key).uploads)
+
+    await services.pool.execute(
+        "INSERT INTO pending_uploads (object_key, customer_id) VALUES ($1, $2)",
+        key, tenant.customer_id)
+    await asyncio.to_thread(start_multipart)
+    assert await asyncio.to_thread(open_uploads) == 1
+    found = await janitor.run(services.pool, services.store, now=datetime.now(UTC) + LATER)
+    assert found.pending_cleared == 1
+    assert await asyncio.to_thread(open_uploads) == 0
+
+
 async def test_a_stale_pending_entry_of_a_committed_recording_keeps_its_object(
         services: Services) -> None:
     tenant = await make_tenant(services)

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from factories import PASSWORD, Tenant, counts, make_tenant, upload, wav
 from recstore.app import create_app
+from recstore.object_store import PART_SIZE, ObjectStoreError
 from recstore.recordings import cleanup
 from recstore.recordings.store import object_key_for
 from recstore.services import Services, open_services
@@ -146,3 +147,35 @@ async def test_a_failed_cleanup_is_finished_once_the_store_is_back(
     assert await pending(services) == 0
     assert await services.store.list_keys() == []
 
+
+
+async def test_a_multipart_upload_cut_by_an_outage_leaves_no_parts(
+        faulty: Faulty, services: Services) -> None:
+    key = object_key_for(faulty.tenant.customer_id, faulty.tenant.user_id)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield bytes(PART_SIZE + 1)   # the first part goes up ...
+        await asyncio.sleep(1.0)
+        await faulty.s3.set("down")  # ... then the store dies: the abort cannot reach it
+        yield b"the rest"
+
+    with pytest.raises(ObjectStoreError):
+        await faulty.svc.store.put_stream(key, pieces())
+    await faulty.s3.set("pass")
+    assert await open_uploads(services, key) == 1  # parts left behind by the failed abort
+
+    await faulty.s3.set("down")
+    await cleanup.discard(faulty.svc.pool, faulty.svc.store, key)
+    await faulty.s3.set("pass")
+    await cleanup.wait_for_cleanups()
+    assert await open_uploads(services, key) == 0
+    assert await services.store.list_keys() == []
+
+
+async def open_uploads(svc: Services, key: str) -> int:
+    def count() -> int:
+        client = svc.store._client
+        return sum(u.object_name == key for u in
+                   client._list_multipart_uploads(svc.store.bucket, prefix=key).uploads)
+
+    return await asyncio.to_thread(count)

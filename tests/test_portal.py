@@ -348,3 +348,20 @@ async def test_admin_erases_the_account_after_password_and_confirmation(
     assert (await client.get("/settings", allow_redirects=False)).status == 303
     again = await form_post(client, "/login", {"email": tenant.user_email, "password": PASSWORD})
     assert again.status == 401
+
+
+async def test_access_log_offers_the_signed_checkpoint_the_api_gives(
+        client: Any, services: Services, tenant: Any) -> None:
+    from recstore import audit_keys, checkpoints
+
+    await store_voicemail(services, tenant.customer_id)
+    await sign_in(client, tenant.user_email)
+    html = await (await client.get("/access-log")).text()
+    assert "checkpoint.json" in html
+    response = await client.get("/access-log/checkpoint.json")
+    assert response.status == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    held = checkpoints.parse(await response.json())
+    assert held.customer_id == tenant.customer_id and held.seq >= 1
+    keys = audit_keys.current(services.settings.audit_keys_path())
+    assert checkpoints.signature_holds(keys, held)

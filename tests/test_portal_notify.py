@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from email.header import decode_header, make_header
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +40,9 @@ async def test_stored_recording_mails_every_user_a_link_without_caller_data(
     text = message.get_payload(decode=True).decode()
     assert f"{PORTAL}/recordings/{rid}" in text
     assert "+46701234567" not in text and "Svensson" not in text and "0701234567" not in text
-    assert message["Subject"] == "New voicemail"
+    assert str(make_header(decode_header(message["Subject"]))) == \
+        "Nytt röstmeddelande / New voicemail"
+    assert "Ett nytt röstmeddelande har kommit in." in text
 
 
 async def test_opt_in_adds_the_callers_number_but_never_the_name(

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.portal import views_access, views_account, views_auth, views_console, views_recordings
+from api.portal import (
+    views_access,
+    views_account,
+    views_auth,
+    views_console,
+    views_recordings,
+    views_users,
+)
 from api.portal.guard import PageHandler
 from api.security import CUSTOMER_ADMIN, CUSTOMER_ROLES, STAFF_ROLES
 
@@ -42,14 +49,16 @@ PORTAL_ROUTES: list[PortalRoute] = [
     PortalRoute("POST", "/access-requests/{id}/deny", views_access.deny, CUSTOMER_ADMIN),
     PortalRoute("POST", "/grants/{id}/revoke", views_access.revoke, CUSTOMER_ADMIN),
     PortalRoute("GET", "/access-log", views_access.log_page, CUSTOMER_ROLES),
+    PortalRoute("GET", "/access-log/checkpoint.json", views_access.checkpoint_download,
+                CUSTOMER_ROLES, html_errors=False),
     PortalRoute("GET", "/settings", views_account.settings_page, CUSTOMER_ROLES),
     PortalRoute("POST", "/settings", views_account.settings_submit, CUSTOMER_ADMIN),
     PortalRoute("POST", "/account/erase", views_account.erase_account, CUSTOMER_ADMIN),
-    PortalRoute("GET", "/users", views_account.users_page, CUSTOMER_ADMIN),
-    PortalRoute("POST", "/users", views_account.invite, CUSTOMER_ADMIN),
-    PortalRoute("POST", "/users/{id}/remove", views_account.remove_user, CUSTOMER_ADMIN),
-    PortalRoute("GET", "/account/password", views_account.password_page, PORTAL_ROLES),
-    PortalRoute("POST", "/account/password", views_account.password_submit, PORTAL_ROLES),
+    PortalRoute("GET", "/users", views_users.users_page, CUSTOMER_ADMIN),
+    PortalRoute("POST", "/users", views_users.invite, CUSTOMER_ADMIN),
+    PortalRoute("POST", "/users/{id}/remove", views_users.remove_user, CUSTOMER_ADMIN),
+    PortalRoute("GET", "/account/password", views_users.password_page, PORTAL_ROLES),
+    PortalRoute("POST", "/account/password", views_users.password_submit, PORTAL_ROLES),
     PortalRoute("GET", "/console/recordings/{id}", views_console.console_recording, STAFF_ROLES),
     PortalRoute("GET", "/console/recordings/{id}/audio", views_console.console_audio,
                 STAFF_ROLES, html_errors=False),

@@ -131,6 +131,15 @@ SWEDISH: dict[str, str] = {
     "under grant": "med behörighet",
     "staff": "support",
     "Nothing yet.": "Inget ännu.",
+    "Signed checkpoint": "Signerad kontrollpunkt",
+    "Keep this file: with it you can later prove that no entry up to here was changed or"
+    " removed (recstore audit verify --checkpoint).": "Spara filen: med den kan ni senare"
+    " bevisa att ingen post fram till hit har ändrats eller tagits bort (recstore audit verify"
+    " --checkpoint).",
+    "Entries": "Poster",
+    "Signed": "Signerad",
+    "Chain hash": "Kedjans hash",
+    "Download the checkpoint": "Ladda ner kontrollpunkten",
     "delivered a new recording": "levererade en ny inspelning",
     "opened": "öppnade",
     "listened to": "lyssnade på",

@@ -13,7 +13,7 @@ from api.portal.actions import phrase
 from api.portal.forms import expiry_in_days, field
 from api.portal.render import finish, page
 from api.security import customer_of
-from recstore import audit
+from recstore import audit, checkpoints
 from recstore.appkeys import services_key
 from recstore.consent import access_requests as request_store
 from recstore.consent import grants as grant_store
@@ -100,6 +100,21 @@ async def log_page(request: web.Request) -> web.Response:
             {**audit.public_entry(row), "phrase": phrase(row["action"])} for row in rows]
         actors: set[UUID] = {e["actor_id"] for e in entries if e["actor_id"] is not None}
         names = await names_for(conn, actors)
+        checkpoint = await checkpoints.current(conn, svc.settings.audit_keys_path(),
+                                               who.customer_id)
     return page(request, "access_log.html", {
         "section": "log", "entries": entries, "names": names, "next_cursor": next_cursor,
-        "paged": cursor is not None})
+        "paged": cursor is not None, "checkpoint": checkpoint})
+
+
+async def checkpoint_download(request: web.Request) -> web.StreamResponse:
+    """The signed head of the chain as a file, for `recstore audit verify --checkpoint`."""
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
+    async with svc.pool.acquire() as conn:
+        checkpoint = await checkpoints.current(conn, svc.settings.audit_keys_path(),
+                                               who.customer_id)
+    response = web.json_response(checkpoint.as_json(), headers={
+        "Content-Disposition": f'attachment; filename="recstore-checkpoint-{checkpoint.seq}.json"'})
+    finish(request, response)
+    return response

@@ -14,6 +14,7 @@ from recstore.keys import KeyService
 from recstore.recordings.store import field_context
 
 _KIND_TEXT = {"voicemail": "voicemail", "call": "call recording"}
+_SV_KIND = {"voicemail": "röstmeddelande", "call": "samtalsinspelning"}
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,30 @@ async def recording_facts(conn: Connection, keys: KeyService,
 
 def new_recording_text(notice: Notice, portal_url: str | None,
                        facts: RecordingFacts | None) -> tuple[str, str]:
-    kind = _KIND_TEXT.get(facts.kind if facts else "", "recording")
-    lines = [f"A new {kind} has arrived."]
-    if facts is not None:
-        lines.append(f"Recorded: {facts.recorded_at:%Y-%m-%d %H:%M} UTC")
-        if facts.duration_ms is not None:
-            lines.append(f"Length: {round(facts.duration_ms / 1000)} s")
-        if facts.caller_number:
-            lines.append(f"From: {facts.caller_number}")
+    """Swedish, then English: the customers are Swedish businesses whose staff may read either,
+    and a notice cannot know the reader's choice in the portal."""
+    kind = facts.kind if facts else ""
+    sv_kind, en_kind = _SV_KIND.get(kind, "inspelning"), _KIND_TEXT.get(kind, "recording")
     link = recording_link(portal_url, notice)
-    lines.append(f"Listen to it in your portal: {link}" if link
-                 else "Listen to it in your recstore portal.")
-    lines.append("This message contains no audio; the recording stays encrypted in recstore.")
-    return f"New {kind}", "\n".join(lines)
+    sv = [f"Ett nytt {sv_kind} har kommit in." if kind != "call"
+          else f"En ny {sv_kind} har kommit in."]
+    en = [f"A new {en_kind} has arrived."]
+    if facts is not None:
+        when = f"{facts.recorded_at:%Y-%m-%d %H:%M} UTC"
+        sv.append(f"Inspelad: {when}")
+        en.append(f"Recorded: {when}")
+        if facts.duration_ms is not None:
+            seconds = round(facts.duration_ms / 1000)
+            sv.append(f"Längd: {seconds} s")
+            en.append(f"Length: {seconds} s")
+        if facts.caller_number:
+            sv.append(f"Från: {facts.caller_number}")
+            en.append(f"From: {facts.caller_number}")
+    sv.append(f"Lyssna i portalen: {link}" if link else "Lyssna i recstore-portalen.")
+    en.append(f"Listen to it in your portal: {link}" if link
+              else "Listen to it in your recstore portal.")
+    sv.append("Meddelandet innehåller inget ljud; inspelningen ligger krypterad i recstore.")
+    en.append("This message contains no audio; the recording stays encrypted in recstore.")
+    subject = f"Nytt {sv_kind} / New {en_kind}" if kind != "call" else \
+        f"Ny {sv_kind} / New {en_kind}"
+    return subject, "\n".join(sv) + "\n\n" + "\n".join(en)

@@ -1,4 +1,5 @@
-"""Removing what a failed store left behind: its object and its pending entry.
+"""Removing what a failed store left behind: its object (or open multipart upload) and its
+pending entry.
 
 A store most often fails because the object store or the database is down, which is exactly
 when the cleanup fails too. So the first attempt runs inline, and if it fails the cleanup is
@@ -33,6 +34,7 @@ class _Leftover:
 
     async def remove(self) -> None:
         if not self.object_gone:
+            await self.store.abort_incomplete(self.key)
             await self.store.delete(self.key)
             self.object_gone = True
         await self.pool.execute("DELETE FROM pending_uploads WHERE object_key = $1", self.key)

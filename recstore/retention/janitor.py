@@ -70,6 +70,8 @@ async def clean_pending(ctx: _Context) -> None:
             return
         for row in rows:
             if not row["has_row"]:
+                # A writer killed mid-multipart leaves parts that no listing shows.
+                await ctx.store.abort_incomplete(row["object_key"])
                 await ctx.store.delete(row["object_key"])
                 ctx.report.orphans_removed += 1
             await ctx.pool.execute("DELETE FROM pending_uploads WHERE object_key = $1",
