@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.server import hardened_runner
 from ingest.worker import run_ingest_worker
+from recstore import audit_keys
 from recstore.app import create_app, create_ops_app
 from recstore.bootstrap import check_bucket_region
 from recstore.checkpoint_delivery import run_checkpoint_delivery
@@ -52,6 +53,18 @@ async def require_schema(settings: Settings) -> None:
         await conn.close()
     if any(version not in applied for version, _, _ in available_migrations()):
         raise NotMigrated("run `recstore migrate` first")
+
+
+def require_audit_keys(settings: Settings) -> None:
+    """Load (or create) the checkpoint signing key now, so that a missing or unwritable key
+    file stops start-up with its variable's name instead of failing access-log requests."""
+    path = settings.audit_keys_path()
+    try:
+        audit_keys.current(path)
+    except OSError as exc:
+        raise audit_keys.AuditKeyFileInvalid(
+            f"cannot read or create the audit signing key {path} ({type(exc).__name__}):"
+            " set RECSTORE_AUDIT_KEYS_FILE or run `recstore keys init-audit`") from None
 
 
 async def maintenance_loop(svc: Services, stop: asyncio.Event,
@@ -156,6 +169,7 @@ async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all
     tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file) if listens else None
     await preflight(settings, api=api, worker=worker, extra=notify_links())
     await require_schema(settings)
+    require_audit_keys(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with open_services(settings, custody=custody) as svc:

@@ -198,6 +198,12 @@ async def test_removed_entries_and_a_rehashed_rest_fail(
     await _rehash_from(services, tenant.customer_id, 1)
     code, report, _ = await _verify(tenant.customer_id, capsys)
     assert (code, report["ok"]) == (0, True)  # a consistent forgery, chain-wise
+    # The service now signs the forged head with the real key: a re-signed fork that holds
+    # on its own...
+    fork = _save(tmp_path, "fork.json", await _page(client, headers))
+    code, report, _ = await _verify(tenant.customer_id, capsys, fork)
+    assert (code, report["checkpoint"]["signature_ok"]) == (0, True)
+    # ...but not for the customer who kept the earlier checkpoint.
     code, report, _ = await _verify(tenant.customer_id, capsys, held)
     assert code == 1 and report["checkpoint"]["extended"] is False
     async with services.pool.acquire() as conn:
@@ -304,3 +310,19 @@ async def test_init_audit_creates_the_key_once_and_verify_without_it_cannot_chec
         answer = json.loads(capsys.readouterr().out)
         assert answer["created"] is created
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_start_up_refuses_a_missing_or_broken_audit_key_file(
+        settings: Settings, tmp_path: Path) -> None:
+    from recstore.runner import require_audit_keys
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    with pytest.raises(audit_keys.AuditKeyFileInvalid, match="RECSTORE_AUDIT_KEYS_FILE"):
+        require_audit_keys(settings.model_copy(update={"audit_keys_file": blocked / "k.json"}))
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"current": {"key_id": "k", "private_key": "c2hvcnQ="}}')
+    with pytest.raises(audit_keys.AuditKeyFileInvalid, match="32 bytes"):
+        require_audit_keys(settings.model_copy(update={"audit_keys_file": broken}))
+    require_audit_keys(settings)  # creates it
+    assert settings.audit_keys_path().exists()
