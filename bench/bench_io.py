@@ -257,6 +257,8 @@ async def one_round(client: Client, r: int, token: dict[str, str], export_token:
         before = await client.lag_counts()
         ours_s = await signed_upload(client, customer_id, secret, size * MiB, digest, r)
         after = await client.lag_counts()
+        await asyncio.sleep(ours_s)  # the baseline: the same server, idle for as long
+        idle = await client.lag_counts()
         case = f"upload {size} MiB"
         record(case, "raw MB/s", size * MiB / raw_s / 1e6)
         record(case, "recstore MB/s", size * MiB / ours_s / 1e6)
@@ -264,6 +266,7 @@ async def one_round(client: Client, r: int, token: dict[str, str], export_token:
         if size == 1:
             record(case, "fixed cost ms", (ours_s - raw_s) * 1000)
         record(case, "loop stalls > 10 ms", after[1] - before[1])
+        record(case, "loop stalls > 10 ms, idle as long", idle[1] - after[1])
 
 
 async def memory(client: Client, process: psutil.Process, token: dict[str, str],
