@@ -365,3 +365,34 @@ async def test_access_log_offers_the_signed_checkpoint_the_api_gives(
     assert held.customer_id == tenant.customer_id and held.seq >= 1
     keys = audit_keys.current(services.settings.audit_keys_path())
     assert checkpoints.signature_holds(keys, held)
+
+
+async def test_behind_a_trusted_tls_proxy_cookies_are_secure_and_its_origin_counts(
+        make_settings: Any, aiohttp_client: Any, tenant: Any) -> None:
+    from recstore.app import create_app
+    from recstore.services import open_services
+
+    async with open_services(make_settings(trusted_proxies="127.0.0.1/32"), pool_size=2) as svc:
+        client = await aiohttp_client(create_app(services=svc))
+        proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "portal.example.se"}
+        front = await client.get("/", headers=proxied)
+        assert "Secure" in front.headers["Set-Cookie"]
+        # The client's jar keeps Secure cookies off plain HTTP; the proxy would pass it on.
+        pre = front.cookies["recstore_csrf"].value
+        response = await client.post("/login", data={
+            "email": tenant.user_email, "password": PASSWORD, "csrf": csrf_of(await front.text())},
+            headers={**proxied, "Origin": "https://portal.example.se",
+                     "Cookie": f"recstore_csrf={pre}"}, allow_redirects=False)
+        assert response.status == 303
+        assert "Secure" in response.headers["Set-Cookie"]
+
+
+async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(client: Any,
+                                                                    tenant: Any) -> None:
+    proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    front = await client.get("/", headers=proxied)
+    assert "Secure" not in front.headers["Set-Cookie"]
+    response = await client.post("/login", data={
+        "email": tenant.user_email, "password": PASSWORD, "csrf": csrf_of(await front.text())},
+        headers={**proxied, "Origin": "https://evil.example"}, allow_redirects=False)
+    assert response.status == 403

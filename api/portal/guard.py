@@ -11,7 +11,13 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from api.portal.context import PRE_CSRF_COOKIE, SESSION_COOKIE, form_key, session_key
+from api.portal.context import (
+    PRE_CSRF_COOKIE,
+    SESSION_COOKIE,
+    form_key,
+    public_scheme_host,
+    session_key,
+)
 from api.portal.render import error_page
 from recstore.appkeys import principal_key, services_key
 from recstore.auth import sessions
@@ -28,7 +34,8 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return request.headers.get("Sec-Fetch-Site", "same-origin") in {"same-origin", "none"}
-    return origin == f"{request.scheme}://{request.host}"
+    scheme, host = public_scheme_host(request)
+    return origin == f"{scheme}://{host}"
 
 
 def _csrf_ok(request: web.Request, form: dict[str, str]) -> bool:
