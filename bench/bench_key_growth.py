@@ -79,7 +79,7 @@ async def main(sample: int) -> None:
                 rows = await conn.fetchval("SELECT count(*) FROM customer_keys")
                 per_row = (await relation_bytes(conn, "customer_keys") - empty_keys) / rows
                 for week in range(52):  # a year of destroyed epochs leaves tombstones
-                    svc.keys.epochs.destroy(epoch_of(now - timedelta(days=400 - 7 * week)))
+                    svc.keys.epochs.destroy(epoch_of(now - timedelta(days=104 + 7 * week)))
                 key_file = settings.epoch_keys_file.stat().st_size
                 sealed = seal_grant_key(svc.keys.staff_public_key or b"", new_data_key(),
                                         grant_id=uuid.uuid4(), recording_id=uuid.uuid4(),

@@ -34,6 +34,7 @@ FULL = [
     ("export memory as the account grows", ["bench/bench_export.py", "256", "1024"]),
     ("retention pass", ["bench/bench_retention.py", "10000"]),
     ("search", ["bench/bench_search.py", "200000"]),
+    ("key material at 10,000 customers (weekly epochs)", ["bench/bench_key_growth.py", "200"]),
 ]
 QUICK = [
     ("I/O against the raw object store", ["bench/bench_io.py", "--rounds", "1", "--big", "64"]),
