@@ -10,6 +10,7 @@ from uuid import UUID
 
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 from pydantic import BaseModel, ValidationError
 
 from recstore.errors import (
@@ -55,6 +56,18 @@ async def read_body(request: web.Request, limit: int, *,
     except (HttpProcessingError, ClientPayloadError):  # broken chunked or short body
         raise BadRequest("the request body is malformed") from None
     return bytes(body)
+
+
+async def read_form(request: web.Request
+                    ) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """aiohttp's form parsing (bounded by client_max_size), within the same time limit."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            return await request.post()
+    except TimeoutError:
+        raise RequestTimeout(f"the form did not arrive within {BODY_SECONDS:g} s") from None
+    except (HttpProcessingError, ClientPayloadError, ValueError):
+        raise BadRequest("the form is malformed") from None
 
 
 async def parse_body(request: web.Request, model: type[ModelT]) -> ModelT:

@@ -82,3 +82,14 @@ async def test_an_upload_that_stalls_mid_body_is_dropped_and_nothing_kept(
     assert answer.status == 408
     assert await counts(services) == (0, 0)
     assert await services.pool.fetchval("SELECT count(*) FROM pending_uploads") == 0
+
+
+async def test_a_portal_form_that_never_completes_is_408(
+        client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.parsing
+
+    monkeypatch.setattr(api.parsing, "BODY_SECONDS", 0.5)
+    head = request_head("POST", "/login", {
+        "Content-Type": "application/x-www-form-urlencoded", "Content-Length": "200"})
+    answer = await exchange(client.server.host, client.server.port, [head, b"email=a%40b"])
+    assert answer.status == 408

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from api.parsing import read_form
 from api.portal.context import (
     PRE_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -73,7 +74,7 @@ def portal_view(roles: frozenset[str] | None, handler: PageHandler, *,
         try:
             if request.method == "POST":
                 form: dict[str, str] = {}
-                for name, value in (await request.post()).items():
+                for name, value in (await read_form(request)).items():
                     if isinstance(value, str):  # uploads are never expected here
                         form.setdefault(name, value)
                 request[form_key] = form
