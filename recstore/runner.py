@@ -169,7 +169,8 @@ async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all
     tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file) if listens else None
     await preflight(settings, api=api, worker=worker, extra=notify_links())
     await require_schema(settings)
-    require_audit_keys(settings)
+    if role in (("customer", "all") if api else ("fetch", "all")):
+        require_audit_keys(settings)  # only the roles that hand out checkpoints hold it
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with open_services(settings, custody=custody) as svc:
