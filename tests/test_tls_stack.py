@@ -307,7 +307,7 @@ async def test_postgres_impostors_are_refused(tls_settings: Settings, stack_ca: 
 
 
 
-def test_serve_stops_naming_the_variable_when_a_ca_does_not_verify_its_peer(
+def test_commands_stop_naming_the_variable_when_a_ca_does_not_verify_its_peer(
         up: Up, tls_settings: Settings, other_ca: local_ca.LocalCA) -> None:
     s = tls_settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTORE_")}
@@ -322,13 +322,19 @@ def test_serve_stops_naming_the_variable_when_a_ca_does_not_verify_its_peer(
     cases = {"RECSTORE_S3_CA_FILE": {"RECSTORE_S3_CA_FILE": str(other_ca.cert_file)},
              "RECSTORE_DATABASE_URL": {"RECSTORE_DATABASE_URL": _pg_dsn(
                  s, sslrootcert=str(other_ca.cert_file))}}
+    commands = {"RECSTORE_S3_CA_FILE": [["serve"], ["migrate"]],
+                "RECSTORE_DATABASE_URL": [["serve"], ["migrate"], ["worker"],
+                                          ["customer", "create", "--name", "N", "--email", "n@n.example"]]}
     for variable, change in cases.items():
-        done = subprocess.run([sys.executable, "-m", "recstore.cli", "serve"], env={**env, **change},
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 2, done.stderr
-        assert f"configuration error: {variable}: " in done.stderr
-        assert "does not verify against the trusted CA" in done.stderr
-        assert "Traceback" not in done.stderr and s.s3_secret_key.get_secret_value() not in done.stderr
+        for command in commands[variable]:
+            done = subprocess.run([sys.executable, "-m", "recstore.cli", *command],
+                                  env={**env, **change}, capture_output=True, text=True,
+                                  timeout=60, check=False)
+            assert done.returncode == 2, (command, done.stderr)
+            assert f"configuration error: {variable}: " in done.stderr
+            assert "does not verify against the trusted CA" in done.stderr
+            assert "Traceback" not in done.stderr
+            assert s.s3_secret_key.get_secret_value() not in done.stderr
 
 
 def test_a_plain_data_dir_is_not_half_started_with_tls(tmp_path: Path) -> None:

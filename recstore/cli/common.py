@@ -67,6 +67,9 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 async def with_services(args: argparse.Namespace, action: Callable[[Any], Awaitable[Any]]) -> Any:
     from recstore.services import open_services
+    from recstore.tls.policy import DB_VARIABLE, check_postgres
 
-    async with open_services(settings_from_args(args), pool_size=2) as svc:
+    settings = settings_from_args(args)
+    await check_postgres(DB_VARIABLE, settings.database_url.get_secret_value())  # a clear TLS error
+    async with open_services(settings, pool_size=2) as svc:
         return await action(svc)

@@ -12,8 +12,14 @@ from recstore.cli.common import UsageError, settings_from_args
 
 async def cmd_migrate(args: argparse.Namespace) -> dict[str, Any]:
     from recstore.bootstrap import prepare_storage
+    from recstore.tls.policy import ADMIN_DB_VARIABLE, DB_VARIABLE, check_postgres, check_s3
 
-    applied = await prepare_storage(settings_from_args(args))
+    settings = settings_from_args(args)
+    # Prove both links first: a CA that does not verify is one clear line, not a traceback.
+    await check_s3(settings)
+    admin = ADMIN_DB_VARIABLE if settings.admin_database_url is not None else DB_VARIABLE
+    await check_postgres(admin, settings.migration_database_url())
+    applied = await prepare_storage(settings)
     return {"applied": applied}
 
 
