@@ -227,6 +227,8 @@ def _serve(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[st
     base.update({"RECSTORE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
                  "RECSTORE_S3_ENDPOINT": "https://127.0.0.1:1", "RECSTORE_S3_ACCESS_KEY": "k",
                  "RECSTORE_S3_SECRET_KEY": "s", "RECSTORE_MASTER_KEYS": "k1:" + "A" * 43 + "=",
+                 "RECSTORE_INGEST_KEYS": "i1:" + "C" * 43 + "=",
+                 "RECSTORE_STAFF_KEY_FILE": "/nonexistent/staff.key",
                  "RECSTORE_EPOCH_KEYS_FILE": "/nonexistent/epochs.json",
                  "RECSTORE_JWT_PRIVATE_KEY_FILE": "/nonexistent/jwt.pem", **env})
     return subprocess.run([sys.executable, "-m", "recstore.cli", *(command or ("serve",))],

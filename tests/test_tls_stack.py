@@ -318,6 +318,8 @@ def test_commands_stop_naming_the_variable_when_a_ca_does_not_verify_its_peer(
         "RECSTORE_S3_SECRET_KEY": s.s3_secret_key.get_secret_value(),
         "RECSTORE_MASTER_KEYS_FILE": str(s.master_keys_file),
         "RECSTORE_EPOCH_KEYS_FILE": str(s.epoch_keys_file),
+        "RECSTORE_INGEST_KEYS_FILE": str(s.ingest_keys_file),
+        "RECSTORE_STAFF_KEY_FILE": str(s.staff_key_file),
         "RECSTORE_JWT_PRIVATE_KEY_FILE": str(s.jwt_private_key_file), "RECSTORE_PORT": "0"})
     cases = {"RECSTORE_S3_CA_FILE": {"RECSTORE_S3_CA_FILE": str(other_ca.cert_file)},
              "RECSTORE_DATABASE_URL": {"RECSTORE_DATABASE_URL": _pg_dsn(
