@@ -185,19 +185,26 @@ class EpochKeyStore:
         return existed
 
     def rewrap(self) -> int:
-        """Re-wrap every secret under the newest master key (after a rotation)."""
+        """Re-wrap every secret under the newest key of its keyring (after a rotation): the
+        epoch secrets (master) and both wraps of each index secret, as far as this process
+        holds the keyrings. Returns how many wraps changed."""
         with self._locked():
-            epochs = self._read()
+            document = self._read_document()
+            epochs: dict[str, str] = document["epochs"]
+            index: dict[str, dict[str, str]] = document.get("index", {})
             changed = 0
-            keyring = self._unwrapping()
-            for epoch, blob in epochs.items():
-                raw = base64.b64decode(blob)
-                if keyring.needs_rewrap(raw):
-                    secret = keyring.unwrap(raw, aad=_aad(epoch))
-                    epochs[epoch] = base64.b64encode(keyring.wrap(secret, aad=_aad(epoch))).decode()
-                    changed += 1
+            if self._keyring is not None:
+                for epoch, blob in epochs.items():
+                    if (fresh := _rewrapped(self._keyring, blob, _aad(epoch))) is not None:
+                        epochs[epoch], changed = fresh, changed + 1
+            for name, ring in (("master", self._keyring), ("ingest", self._ingest)):
+                for epoch, wraps in index.items():
+                    if ring is None or name not in wraps:
+                        continue
+                    if (fresh := _rewrapped(ring, wraps[name], _index_aad(epoch))) is not None:
+                        wraps[name], changed = fresh, changed + 1
             if changed:
-                self._write(epochs, None)
+                self._write(epochs, document["destroyed"], index)
         return changed
 
     # Blind-index secrets: one per epoch, destroyed with it (docs/FORMAT.md "Caller index").
@@ -247,6 +254,14 @@ class EpochKeyStore:
         made = self.index_secret(epoch)
         assert made is not None
         return made
+
+
+def _rewrapped(keyring: MasterKeyring, blob: str, aad: bytes) -> str | None:
+    """A base64 wrap under the keyring's newest key, or None if it already is."""
+    raw = base64.b64decode(blob)
+    if not keyring.needs_rewrap(raw):
+        return None
+    return base64.b64encode(keyring.rewrap(raw, aad=aad)).decode()
 
 
 def _index_aad(epoch: str) -> bytes:

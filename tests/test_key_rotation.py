@@ -1,6 +1,6 @@
-"""Master-key rotation end to end: add a key, `recstore keys rewrap`, remove the old key, and
-everything the old key wrapped still opens: login, audio, webhook secrets, provider
-credentials, queued jobs, notification secrets."""
+"""Key rotation end to end: add a key to the master and the ingest keyring, `recstore keys
+rewrap`, remove the old keys, and everything they wrapped still opens: login, audio, caller
+search, webhook secrets, provider credentials, queued jobs, notification secrets."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ async def test_after_rewrap_the_old_master_key_can_go(
         aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant = await make_tenant(services)
     audio = wav(1.0)
-    recording = (await (await upload(client, tenant, audio)).json())["id"]
+    recording = (await (await upload(client, tenant, audio,
+                                     **{"X-Recstore-Caller": "+46701234567"})).json())["id"]
     await login(client, tenant.admin_email)  # makes the login throttle's service secret
     await configure(services, tenant.customer_id, "twilio", api_base=None)
     await jobs.enqueue(services.pool, services.keys, customer_id=tenant.customer_id,
@@ -52,26 +53,30 @@ async def test_after_rewrap_the_old_master_key_can_go(
     async with services.pool.acquire() as conn:
         notify_secret = await set_webhook(conn, services.keys, tenant.customer_id,
                                           "https://hooks.example/recstore")
-    old = settings.master_keys.get_secret_value()
-    new = MasterKeyring.generate_entry("test-2")
+    old_master = settings.master_keys.get_secret_value()
+    old_ingest = settings.ingest_keys.get_secret_value()
+    new_master = MasterKeyring.generate_entry("test-2")
+    new_ingest = MasterKeyring.generate_entry("ingest-test-2")
+    both = make_settings(master_keys=f"{old_master},{new_master}",
+                         ingest_keys=f"{old_ingest},{new_ingest}")
 
-    result = await asyncio.to_thread(_rewrap, make_settings(master_keys=f"{old},{new}"),
-                                     monkeypatch)
-    assert result["current_key_id"] == "test-2" and result["not_ours"] == 0
-    assert result["epoch_secrets"] >= 1
-    assert {"customers.webhook_secret_wrapped", "customers.index_key_wrapped",
-            "provider_accounts.credentials_wrapped", "ingest_jobs.sealed",
-            "notification_webhooks.secret_wrapped", "service_secrets.wrapped"} <= set(
-                result["rewrapped"])
-    again = await asyncio.to_thread(_rewrap, make_settings(master_keys=f"{old},{new}"),
-                                    monkeypatch)
+    result = await asyncio.to_thread(_rewrap, both, monkeypatch)
+    assert (result["master_key_id"], result["ingest_key_id"]) == ("test-2", "ingest-test-2")
+    assert result["not_ours"] == 0
+    assert {"epoch key file", "service_secrets.wrapped", "ingest secrets"} <= set(
+        result["rewrapped"]), result
+    again = await asyncio.to_thread(_rewrap, both, monkeypatch)
     assert again["total"] == 0  # idempotent
 
-    async with open_services(make_settings(master_keys=new), pool_size=2) as svc:
+    only_new = make_settings(master_keys=new_master, ingest_keys=new_ingest)
+    async with open_services(only_new, pool_size=2) as svc:
         app = await aiohttp_client(create_app(services=svc))
         token = await login(app, tenant.admin_email, PASSWORD)
         response = await app.get(f"/api/v1/recordings/{recording}/audio", headers=bearer(token))
         assert response.status == 200 and await response.read() == audio
+        found = await (await app.get("/api/v1/recordings?caller=%2B46701234567",
+                                     headers=bearer(token))).json()
+        assert [item["id"] for item in found["items"]] == [recording]  # index secrets
         async with svc.pool.acquire() as conn:
             secrets = customer_secrets(svc.keys, await customer_row(conn, tenant.customer_id))
         assert secrets.webhook_secret == tenant.webhook_secret.encode()

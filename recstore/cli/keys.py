@@ -59,7 +59,7 @@ async def cmd_rotate_audit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def cmd_keys_rewrap(args: argparse.Namespace) -> dict[str, Any]:
-    from recstore.accounts.rewrap import rewrap_all
+    from recstore.custody.rotation import rewrap_all
 
     async def run(svc: Any) -> dict[str, Any]:
         return (await rewrap_all(svc.pool, svc.keys)).as_dict()
@@ -128,7 +128,7 @@ def add_token_commands(keys: Any, command: Callable[..., argparse.ArgumentParser
     command("init-audit", cmd_init_audit,
             "create the access-log signing key file if it is missing", parent=keys)
     command("rewrap", cmd_keys_rewrap,
-            "after adding a master key: re-wrap everything still under an older one",
+            "after adding a master or ingest key: re-wrap everything still under an older one",
             parent=keys)
     command("rotate-audit", cmd_rotate_audit,
             "start signing access-log checkpoints with a new key (old public keys are kept)",
