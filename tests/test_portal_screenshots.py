@@ -29,7 +29,7 @@ async def _staff_activity(services: Services, seeded: Seeded) -> None:
             reason="The caller says the message cuts off after two seconds", ticket="SUP-2291")
         admin = await conn.fetchval("SELECT id FROM users WHERE email = $1", seeded.admin_email)
         await grants.create_grant(
-            conn, seeded.customer_id, created_by=admin,
+            conn, seeded.customer_id, keys=services.keys, created_by=admin,
             scope=Scope(False, (seeded.recordings[1][0],)), staff_id=seeded.staff_id,
             purpose="Echo on the line (SUP-2280)",
             expires_at=datetime.now(UTC) + timedelta(days=2))
