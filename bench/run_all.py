@@ -73,10 +73,15 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", action="append", metavar="BENCH",
+                        help="re-run just this bench (e.g. bench_io) and replace its section")
     args = parser.parse_args()
     started = datetime.now(UTC)
     sections = []
-    for title, command in (QUICK if args.quick else FULL):
+    chosen = QUICK if args.quick else FULL
+    if args.only:
+        chosen = [(t, c) for t, c in FULL if any(name in c[0] for name in args.only)]
+    for title, command in chosen:
         shown = " ".join([".venv/bin/python", *command])
         print(f"== {shown}", file=sys.stderr, flush=True)
         before, t0 = load(), time.monotonic()
@@ -102,12 +107,26 @@ def main() -> None:
         print(body)
         return
     text = DOC.read_text()
+    if args.only:
+        DOC.write_text(replace_sections(text, sections, started))
+        return
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + body + text[text.index(END) + len(END):]
     else:
         head, _, rest = text.partition("\n")
         text = f"{head}\n\n{body}\n{rest}"
     DOC.write_text(text)
+
+
+def replace_sections(text: str, sections: list[str], started: datetime) -> str:
+    """Swap the re-run sections into the generated block, noting when they were re-run."""
+    for section in sections:
+        title = section.split("\n", 1)[0]
+        start = text.index(title, text.index(BEGIN))
+        ends = [i for i in (text.find("\n### ", start + 1), text.index(END, start)) if i != -1]
+        redone = section.replace(title, f"{title} (re-run {started:%H:%M} UTC)", 1)
+        text = text[:start] + redone + text[min(ends):]
+    return text
 
 
 if __name__ == "__main__":
