@@ -145,3 +145,22 @@ def test_every_command_is_in_the_readme_command_table() -> None:
     commands = _commands(build_parser())
     assert {"jobs list", "customer set-provider"} <= commands
     assert sorted(c for c in commands if f"`recstore {c}" not in table) == []
+
+
+def test_up_on_a_data_dir_in_use_is_one_line_and_json_too(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    fd = os.open(data_dir / ".embedded.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running `recstore up` holds it
+        os.write(fd, b"4242\n")
+        done = _cli("up", "--data-dir", str(data_dir), "--port", "1", "--json")
+    finally:
+        os.close(fd)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert json.loads(done.stdout) == {
+        "error": f"another embedded stack (pid 4242) is running in {data_dir}"}

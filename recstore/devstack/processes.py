@@ -10,9 +10,12 @@ from pathlib import Path
 
 import psutil
 
+from recstore.errors import RecstoreError
 
-class EmbeddedStackError(RuntimeError):
-    """An embedded server could not be started (the message says which, with its log tail)."""
+
+class EmbeddedStackError(RecstoreError, RuntimeError):
+    """An embedded server could not be started (the message says which, with its log tail).
+    A RecstoreError, so the CLI prints it as one line (and as JSON under --json), not a trace."""
 
 
 def log_tail(path: Path, *, lines: int = 30, redact: Iterable[str] = (), start: int = 0) -> str:
