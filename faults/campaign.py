@@ -110,6 +110,7 @@ async def _outages(plan: Plan, stack: Any, supervisor: Supervisor, report: Repor
     await at(plan.s3_at)
     weed = stack.weed_pid
     os.killpg(weed, signal.SIGSTOP)  # a stalled S3: connections accepted, nothing answered
+    await _until_stopped(weed)
     try:
         await _probe_readyz(supervisor.api_ports[0], report,
                             time.monotonic() + plan.s3_stall_seconds)
@@ -122,6 +123,18 @@ async def _outages(plan: Plan, stack: Any, supervisor: Supervisor, report: Repor
 
     await at(plan.pg_at)
     await asyncio.to_thread(stack.restart_postgres)
+
+
+async def _until_stopped(pid: int, within: float = 5.0) -> None:
+    """SIGSTOP takes effect when the kernel next schedules each thread: on a busy machine a
+    request can still be answered right after kill() returns, so wait until it holds."""
+    import psutil
+
+    for _ in range(int(within / 0.01)):  # bounded
+        if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # the last threads of the group
 
 
 async def _kills(plan: Plan, supervisor: Supervisor, report: Report, started: float) -> None:
