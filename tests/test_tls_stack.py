@@ -71,6 +71,8 @@ def _login(up: Up, email: str) -> dict[str, str]:
 
 def test_a_recording_lives_its_whole_life_over_verified_tls(up: Up) -> None:
     info, data_dir = up.info, up.info["data_dir"]
+    assert set(info) == {"url", "database_url", "admin_database_url", "s3_endpoint", "s3_bucket",
+                         "s3_access_key", "s3_secret_key", "data_dir", "ca_file"}
     assert up.url.startswith("https://") and info["s3_endpoint"].startswith("https://")
     status, _, body = _https(up, "GET", "/readyz")
     assert status == 200 and json.loads(body)["object_store"] is True, body
@@ -354,3 +356,27 @@ def test_a_plain_data_dir_is_not_half_started_with_tls(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedStackError, match="use a new --data-dir"):
         tls.start()
     assert not (tmp_path / "data" / "pg" / "postmaster.pid").exists()
+
+
+def test_restarting_with_tls_keeps_every_recording(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Up(data_dir, "--tls")
+    try:
+        cid = cli("customer", "create", "--data-dir", str(data_dir), "--name", "Keep AB",
+                  "--email", "ops@keep.example")["customer_id"]
+        (tmp_path / "vm.wav").write_bytes(wav(1.0))
+        sent = cli("upload", str(tmp_path / "vm.wav"), "--customer", cid, "--data-dir", str(data_dir))
+        assert sent["status"] == 201
+    finally:
+        assert first.stop() == 0
+    second = Up(data_dir, "--tls")
+    try:
+        assert second.info["ca_file"] == first.info["ca_file"]
+        cli("user", "create", "--data-dir", str(data_dir), "--customer", cid,
+            "--email", "kim@keep.example", "--role", "customer_user", "--password-stdin",
+            stdin=PASSWORD + "\n")
+        status, _, body = _https(second, "GET", "/api/v1/recordings",
+                                 headers=_login(second, "kim@keep.example"))
+        assert status == 200 and [r["id"] for r in json.loads(body)["items"]] == [sent["id"]]
+    finally:
+        assert second.stop() == 0

@@ -29,7 +29,6 @@ LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1"]
 CLIENT_NAME = "recstore-client"
 _SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 _HBA = """# recstore up --tls: TLS with a client certificate on loopback, nothing else over TCP
-local    all  all                 trust
 hostssl  all  all  127.0.0.1/32   cert map=recstore
 hostssl  all  all  ::1/128        cert map=recstore
 host     all  all  0.0.0.0/0      reject

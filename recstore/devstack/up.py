@@ -11,7 +11,9 @@ from pathlib import Path
 from recstore.bootstrap import prepare_storage
 from recstore.custody.ingest_keyring import rewrap_ingest_secrets
 from recstore.devstack.files import clear_runtime, ensure_dev_keys, settings_for, write_runtime
+from recstore.devstack.processes import EmbeddedStackError
 from recstore.devstack.stack import SERVICE_BUCKET, EmbeddedStack
+from recstore.errors import RecstoreError
 from recstore.logging_setup import configure
 from recstore.runner import run_services
 from recstore.services import open_services
@@ -19,6 +21,10 @@ from recstore.tls.policy import preflight
 from recstore.tls.server import server_tls_for
 
 log = logging.getLogger("recstore.up")
+
+
+class StackFailed(RecstoreError):
+    title = "The embedded stack did not start"
 
 
 async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: bool,
@@ -35,7 +41,10 @@ async def run_up(data_dir: Path, *, host: str, port: int, as_json: bool, demo: b
 
     stack = EmbeddedStack(data_dir, tls=tls)
     try:
-        info = await asyncio.to_thread(stack.start)
+        try:
+            info = await asyncio.to_thread(stack.start)
+        except EmbeddedStackError as exc:  # its message says which server and why
+            raise StackFailed(str(exc)) from None
         runtime = {"database_url": info.app_database_url,
                    "admin_database_url": info.database_url, "s3_endpoint": info.s3_endpoint,
                    "s3_bucket": SERVICE_BUCKET, "s3_access_key": info.s3_service_access_key,
