@@ -150,6 +150,7 @@ async def run(plan: Plan, *, seed: int | None = None, work_dir: Path | None = No
     from recstore.accounts.customers import create_customer, create_user
     from recstore.accounts.providers import set_provider
     from recstore.auth.tokens import generate_private_key_file
+    from recstore.custody.staff_key import generate_staff_key_file
     from recstore.devstack.demo import synthetic_voicemail
     from recstore.devstack.stack import APP_ROLE, EmbeddedStack, as_role, create_database
     from recstore.services import open_services
@@ -167,8 +168,9 @@ async def run(plan: Plan, *, seed: int | None = None, work_dir: Path | None = No
     runner: web.AppRunner | None = None
     try:
         owner_dsn = await asyncio.to_thread(create_database, info, "faults")
-        jwt_key = work / "jwt.pem"
+        jwt_key, staff_key = work / "jwt.pem", work / "staff.key"
         generate_private_key_file(jwt_key)
+        generate_staff_key_file(staff_key)
         env = {
             "RECSTORE_DATABASE_URL": as_role(owner_dsn, APP_ROLE),
             "RECSTORE_ADMIN_DATABASE_URL": owner_dsn,
@@ -177,6 +179,9 @@ async def run(plan: Plan, *, seed: int | None = None, work_dir: Path | None = No
             "RECSTORE_S3_SECRET_KEY": info.s3_secret_key,
             "RECSTORE_S3_BUCKET": "faults", "RECSTORE_S3_REGION": "eu-north-1",
             "RECSTORE_MASTER_KEYS": MasterKeyring.generate_entry("faults-1"),
+            "RECSTORE_INGEST_KEYS": MasterKeyring.generate_entry("faults-ingest-1"),
+            "RECSTORE_STAFF_KEY_FILE": str(staff_key),
+            "RECSTORE_AUDIT_KEYS_FILE": str(work / "audit-keys.json"),
             "RECSTORE_EPOCH_KEYS_FILE": str(work / "epochs.json"),
             "RECSTORE_JWT_PRIVATE_KEY_FILE": str(jwt_key),
             "RECSTORE_LOG_LEVEL": "WARNING",
@@ -193,10 +198,9 @@ async def run(plan: Plan, *, seed: int | None = None, work_dir: Path | None = No
             env=process_env(env), stdout=asyncio.subprocess.DEVNULL)
         if await migrate.wait() != 0:
             raise RuntimeError("recstore migrate failed")
-        settings = Settings.model_validate({k.removeprefix("RECSTORE_").lower(): v
-                                            for k, v in env.items()
-                                            if not k.startswith(("RECSTORE_INGEST_",
-                                                                 "RECSTORE_RETENTION_"))})
+        fields = {k.removeprefix("RECSTORE_").lower(): v for k, v in env.items()}
+        settings = Settings.model_validate({k: v for k, v in fields.items()
+                                            if k in Settings.model_fields})
         audio = synthetic_voicemail(0.5, 440.0)
         fake, runner = await _serve_fake(audio)
         from provider_fakes import CREDENTIALS, TWILIO_TOKEN
