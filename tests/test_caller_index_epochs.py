@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
 from crypto import (
+    MasterKeyring,
     blind_index,
     epoch_index_key,
     epoch_of,
@@ -25,6 +27,7 @@ from crypto import (
 )
 from crypto.kdf import derive_subkey
 from factories import Tenant, bearer, login, make_tenant, upload, wav
+from recstore.epoch_keys import EpochKeyStore
 from recstore.recordings.caller_index import reindex_legacy
 from recstore.recordings.store import field_context
 from recstore.retention.policy import epoch_destroy_after
@@ -150,3 +153,18 @@ async def test_monthly_epochs_move_to_weekly_ones_without_re_encrypting_audio(
     again = await migrate_monthly_epochs(services.pool, services.keys)
     assert (again.moved, again.destroyed) == (0, [])
 
+
+
+
+def test_index_secrets_follow_a_master_key_rotation(tmp_path: Path) -> None:
+    first, second = MasterKeyring.generate_entry("m1"), MasterKeyring.generate_entry("m2")
+    ingest = MasterKeyring.parse(MasterKeyring.generate_entry("i1"))
+    path = tmp_path / "epochs.json"
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    secret = EpochKeyStore(path, MasterKeyring.parse(first), ingest).ensure_index("2026-W49",
+                                                                                  now=now)
+    rotated = EpochKeyStore(path, MasterKeyring.parse(f"{first},{second}"), ingest)
+    assert rotated.rewrap() >= 1 and rotated.rewrap() == 0
+    # The old master key can go: search and ingest both still open the index secret.
+    assert EpochKeyStore(path, MasterKeyring.parse(second)).index_secret("2026-W49") == secret
+    assert EpochKeyStore(path, None, ingest).index_secret("2026-W49") == secret

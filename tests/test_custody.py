@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ async def test_processes_hold_only_their_roles_keys_even_when_more_is_configured
         with pytest.raises(KeyMaterialMissing):
             svc.keys.ingest_keyring  # noqa: B018
         with pytest.raises(KeyMaterialMissing):
-            svc.tokens.issue(svc.keys.staff_keys and __import__("uuid").uuid4(), "staff", None)
+            svc.tokens.issue(uuid.uuid4(), "staff", None)
 
 
 @pytest.mark.parametrize(("role", "path", "served"), [
@@ -116,3 +117,26 @@ async def test_a_split_deployment_stores_through_webhooks_and_reads_through_cust
 def test_staff_key_file_is_private(settings: Settings) -> None:
     assert settings.staff_key_file is not None
     assert Path(settings.staff_key_file).stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_retention_worker_deletes_and_destroys_epochs_holding_no_key(
+        settings: Settings, services: Services, client: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from crypto import epoch_of
+    from recstore.retention.policy import epoch_destroy_after
+    from recstore.retention.scheduler import RetentionSettings, retention_pass
+
+    tenant = await make_tenant(services)
+    recorded = datetime.now(UTC) - timedelta(days=85)
+    stored = await upload(client, tenant, wav(0.5), **{
+        "X-Recstore-Recorded-At": recorded.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert stored.status == 201
+    bare = settings.model_copy(update={"master_keys": None, "ingest_keys": None,
+                                       "staff_key_file": None})
+    async with open_services(bare, custody=WORKER_CUSTODY["retention"], pool_size=2) as worker:
+        assert not worker.keys.has_master
+        later = epoch_destroy_after(epoch_of(recorded)) + timedelta(seconds=1)
+        result = await retention_pass(worker, RetentionSettings(), now=later)
+    assert result["deleted"] == 1 and epoch_of(recorded) in result["epochs_destroyed"]
+    assert services.keys.epochs.get(epoch_of(recorded)) is None
