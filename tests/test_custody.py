@@ -140,3 +140,33 @@ async def test_the_retention_worker_deletes_and_destroys_epochs_holding_no_key(
         result = await retention_pass(worker, RetentionSettings(), now=later)
     assert result["deleted"] == 1 and epoch_of(recorded) in result["epochs_destroyed"]
     assert services.keys.epochs.get(epoch_of(recorded)) is None
+
+
+async def test_the_staff_role_opens_granted_audio_with_no_master_keyring(
+        settings: Settings, services: Services, client: Any, aiohttp_client: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from factories import make_staff
+
+    tenant = await make_tenant(services)
+    body = wav(1.0, 620.0)
+    stored = await upload(client, tenant, body)
+    recording_id = (await stored.json())["id"]
+    staff = await make_staff(services)
+    admin = token_headers(services, tenant.admin_id, "customer_admin", tenant.customer_id)
+    granted = await client.post("/api/v1/grants", headers=admin, json={
+        "recording_ids": [recording_id], "staff_id": str(staff), "purpose": "ticket 9",
+        "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    assert granted.status == 201
+    staff_only = settings.model_copy(update={"master_keys": None, "ingest_keys": None})
+    async with open_services(staff_only, custody=SERVE_CUSTODY["staff"], pool_size=2) as svc:
+        assert not svc.keys.has_master
+        console = await aiohttp_client(create_app(services=svc, role="staff"))
+        headers = token_headers(services, staff, "staff")  # minted by the customer role
+        audio = await console.get(f"/staff/v1/recordings/{recording_id}/audio", headers=headers)
+        assert audio.status == 200 and await audio.read() == body
+        revoked = await client.delete(f"/api/v1/grants/{(await granted.json())['id']}",
+                                      headers=admin)
+        assert revoked.status == 204
+        again = await console.get(f"/staff/v1/recordings/{recording_id}/audio", headers=headers)
+        assert again.status == 403
