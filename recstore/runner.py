@@ -27,7 +27,7 @@ from recstore.retention.scheduler import run_gauge_refresher, run_scheduler
 from recstore.rights import erasure
 from recstore.runtime.looplag import probe_loop_lag
 from recstore.runtime.malloc_tuning import bound_malloc
-from recstore.services import Services, open_services
+from recstore.services import Services, key_service_for, open_services
 from recstore.settings import Settings
 from recstore.tls.policy import notify_links, preflight
 from recstore.tls.server import ServerTLS, server_tls_for
@@ -163,6 +163,7 @@ async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all
     needs and lacks stops the process before anything starts (KeyMaterialMissing, exit 2)."""
     custody = (SERVE_CUSTODY if api else WORKER_CUSTODY)[role]
     require(settings, custody, f"`recstore {'serve' if api else 'worker'} --role {role}`")
+    key_service_for(settings, custody)  # malformed key material stops it here too, exit 2
     bound_malloc()  # before worker threads make arenas of their own
     configure(settings.log_level, json=settings.log_json)
     listens = api or settings.metrics_port is not None

@@ -3,13 +3,13 @@ the process's role allows (recstore/custody.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from crypto import MasterKeyring
 from recstore.auth.tokens import TokenService, token_service_for
-from recstore.custody import OPERATOR, Custody
+from recstore.custody import OPERATOR, Custody, KeyMaterialMissing
 from recstore.custody.staff_key import load_staff_keys, parse_staff_public_key
 from recstore.db import Pool, create_pool
 from recstore.epoch_keys import EpochKeyStore
@@ -36,11 +36,22 @@ def object_store_for(settings: Settings) -> ObjectStore:
                        settings.s3_region, ca_file=settings.s3_ca_file)
 
 
+def _keyring(text: Callable[[], str | None], variable: str) -> MasterKeyring | None:
+    """None when not configured; a malformed keyring stops the process naming the variable
+    (the parser's messages name entry positions and ids, never key material)."""
+    try:
+        found = text()
+        return MasterKeyring.parse(found) if found else None
+    except (OSError, ValueError) as exc:
+        raise KeyMaterialMissing(f"{variable} (or {variable}_FILE) is not usable: {exc}"
+                                 ) from None
+
+
 def key_service_for(settings: Settings, custody: Custody = OPERATOR) -> KeyService:
-    master_text = settings.master_keys_text() if custody.master else None
-    ingest_text = settings.ingest_keys_text() if custody.ingest else None
-    keyring = MasterKeyring.parse(master_text) if master_text else None
-    ingest = MasterKeyring.parse(ingest_text) if ingest_text else None
+    keyring = _keyring(settings.master_keys_text, "RECSTORE_MASTER_KEYS") \
+        if custody.master else None
+    ingest = _keyring(settings.ingest_keys_text, "RECSTORE_INGEST_KEYS") \
+        if custody.ingest else None
     staff_keys = None
     if custody.staff_private and settings.staff_key_file is not None:
         staff_keys = load_staff_keys(settings.staff_key_file)

@@ -55,6 +55,19 @@ def test_a_role_missing_its_key_material_refuses_to_start_and_names_it(
     assert (settings.master_keys_text() or "-") not in done.stderr
 
 
+@pytest.mark.parametrize(("argv", "variable", "value"), [
+    (["serve", "--role", "webhooks"], "RECSTORE_INGEST_KEYS", "i1:not-base64"),
+    (["serve", "--role", "customer"], "RECSTORE_MASTER_KEYS", "no-colon-here"),
+    (["serve", "--role", "staff"], "RECSTORE_STAFF_KEY_FILE", "/nonexistent/staff.key"),
+])
+def test_malformed_key_material_refuses_to_start_naming_the_variable(
+        settings: Settings, argv: list[str], variable: str, value: str) -> None:
+    done = subprocess.run([*RECSTORE, *argv], env=_env(settings, **{variable: value}),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert variable in done.stderr and "Traceback" not in done.stderr
+
+
 def test_what_each_role_needs_matches_the_trust_table(settings: Settings) -> None:
     bare = settings.model_copy(update={"master_keys": None, "ingest_keys": None,
                                        "staff_key_file": None, "jwt_private_key_file": None})
