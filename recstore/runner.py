@@ -163,13 +163,13 @@ async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all
     needs and lacks stops the process before anything starts (KeyMaterialMissing, exit 2)."""
     custody = (SERVE_CUSTODY if api else WORKER_CUSTODY)[role]
     require(settings, custody, f"`recstore {'serve' if api else 'worker'} --role {role}`")
-    key_service_for(settings, custody)  # malformed key material stops it here too, exit 2
     bound_malloc()  # before worker threads make arenas of their own
     configure(settings.log_level, json=settings.log_json)
     listens = api or settings.metrics_port is not None
     tls = server_tls_for(settings.tls_cert_file, settings.tls_key_file) if listens else None
     await preflight(settings, api=api, worker=worker, extra=notify_links())
     await require_schema(settings)
+    key_service_for(settings, custody)  # malformed key material stops it here, exit 2
     if role in (("customer", "all") if api else ("fetch", "all")):
         require_audit_keys(settings)  # only the roles that hand out checkpoints hold it
     stop = asyncio.Event()

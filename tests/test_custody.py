@@ -62,8 +62,10 @@ def test_a_role_missing_its_key_material_refuses_to_start_and_names_it(
 ])
 def test_malformed_key_material_refuses_to_start_naming_the_variable(
         settings: Settings, argv: list[str], variable: str, value: str) -> None:
-    done = subprocess.run([*RECSTORE, *argv], env=_env(settings, **{variable: value}),
-                          capture_output=True, text=True, timeout=60, check=False)
+    env = _env(settings, **{variable: value},
+               RECSTORE_DATABASE_URL=settings.database_url.get_secret_value())
+    done = subprocess.run([*RECSTORE, *argv], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
     assert done.returncode == 2, done.stderr
     assert variable in done.stderr and "Traceback" not in done.stderr
 
