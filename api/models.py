@@ -45,7 +45,7 @@ class OperationalRecording(BaseModel):
     content_type: str
     size_bytes: int
     sha256: str
-    caller_identity: Literal["delivered", "lookup_failed"] = Field(
+    identity: Literal["delivered", "lookup_failed"] = Field(
         "delivered", description="lookup_failed: the provider's caller lookup kept failing, so"
         " the recording was stored without caller identity rather than lost")
 

@@ -209,7 +209,7 @@ async def test_failing_call_lookup_stores_the_recording_without_caller_identity(
     token = await login(client, configured.user_email)
     meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
                                    headers=bearer(token))).json()
-    assert meta["caller_identity"] == "lookup_failed"
+    assert meta["identity"] == "lookup_failed"
     assert (meta["caller_number"], meta["callee_number"], meta["caller_name"]) == (
         None, None, None)
     audio = await client.get(f"/api/v1/recordings/{job['recording_id']}/audio",
@@ -230,4 +230,4 @@ async def test_a_call_lookup_that_recovers_keeps_the_caller_identity(
     token = await login(client, configured.user_email)
     meta = await (await client.get(f"/api/v1/recordings/{job['recording_id']}",
                                    headers=bearer(token))).json()
-    assert (meta["caller_identity"], meta["caller_number"]) == ("delivered", CALLER)
+    assert (meta["identity"], meta["caller_number"]) == ("delivered", CALLER)

