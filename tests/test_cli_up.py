@@ -113,6 +113,7 @@ def test_up_serves_cli_works_and_restart_keeps_recordings(data_dir: Path) -> Non
 
     again = Up(data_dir)
     try:
+        assert again.info["s3_endpoint"] == up.info["s3_endpoint"]  # same port: clients keep it
         status, token_body = http("POST", f"{again.url}/api/v1/auth/login",
                                   json.dumps({"email": "anna@fika.example",
                                               "password": "a long demo password"}).encode(),
