@@ -68,11 +68,16 @@ async def _serve() -> None:
 # -- set-up -----------------------------------------------------------------------------------
 
 def _env(info: Any, tmp: Path, master: str) -> dict[str, str]:
+    from crypto import MasterKeyring
     from recstore.auth.tokens import generate_private_key_file
+    from recstore.custody.staff_key import generate_staff_key_file
 
-    jwt = tmp / "jwt.pem"
+    jwt, staff_key = tmp / "jwt.pem", tmp / "staff.key"
     generate_private_key_file(jwt)
+    generate_staff_key_file(staff_key)
     return {**os.environ, "RECSTORE_DATABASE_URL": info.database_url,
+            "RECSTORE_INGEST_KEYS": MasterKeyring.generate_entry("bench-ingest"),
+            "RECSTORE_STAFF_KEY_FILE": str(staff_key),
             "RECSTORE_S3_ENDPOINT": info.s3_endpoint, "RECSTORE_S3_ACCESS_KEY": info.s3_access_key,
             "RECSTORE_S3_SECRET_KEY": info.s3_secret_key, "RECSTORE_S3_BUCKET": "bench",
             "RECSTORE_MASTER_KEYS": master, "RECSTORE_EPOCH_KEYS_FILE": str(tmp / "epochs.json"),
