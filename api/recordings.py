@@ -83,7 +83,8 @@ async def send_customer_audio(request: web.Request, *, download: bool = False
         row = await live_row(conn, customer_id, recording_id)
         chosen = choose_slice(int(row["size_bytes"]), requested_range(request))
         data_key = await data_key_for(
-            row, lambda: svc.keys.keypair(conn, customer_id, row["epoch"]))
+            row, lambda: svc.keys.keypair(conn, customer_id, row["epoch"]),
+            epoch_alive=lambda: svc.keys.epochs.get(row["epoch"]) is not None)
 
     async def audited() -> None:
         async with svc.pool.acquire() as conn:

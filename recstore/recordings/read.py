@@ -195,12 +195,15 @@ def choose_slice(total: int, http_range: slice | None) -> AudioSlice:
 
 
 async def data_key_for(row: asyncpg.Record,
-                       pair: Callable[[], Awaitable[CustomerKeyPair]]) -> bytes:
+                       pair: Callable[[], Awaitable[CustomerKeyPair]], *,
+                       epoch_alive: Callable[[], bool]) -> bytes:
     """The recording's data key: from OPENED if it was opened seconds ago, else unwrapped.
 
-    Call only with a row this request just found live for its customer."""
+    Call only with a row this request just found live for its customer. `epoch_alive` is
+    asked before a cached key is served: once the epoch's secret is destroyed (by any
+    process), a row restored from a backup must not open from this process's memory."""
     opened = OPENED.get(row)
-    if opened is not None:
+    if opened is not None and epoch_alive():
         return opened.data_key
     data_key = open_data_key(await pair(), bytes(row["sealed_data_key"]))
     OPENED.put(row, data_key, None)
