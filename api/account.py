@@ -23,6 +23,15 @@ async def delete_account(request: web.Request) -> web.StreamResponse:
     view = erasure_view(status.customer_id, status.state, status.requested_at,
                         status.finished_at)
     response = web.json_response(view.model_dump(mode="json"), status=202)
+    return await answer_then_erase(request, response)
+
+
+async def answer_then_erase(request: web.Request, response: web.StreamResponse
+                            ) -> web.StreamResponse:
+    """Send `response` (the account is already unreadable), then run the rest of the erasure
+    in this request; a failure is recorded on the erasure's row and the worker resumes it."""
+    svc, who = request.app[services_key], customer_of(request)
+    assert who.customer_id is not None
     await response.prepare(request)
     await response.write_eof()
     request[streaming_started_key] = True

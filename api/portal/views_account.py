@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.account import answer_then_erase
 from api.export import export_account
 from api.portal.context import SESSION_COOKIE
 from api.portal.forms import checkbox, field
 from api.portal.render import finish, page
 from api.security import CUSTOMER_ADMIN, customer_of
 from recstore.accounts import users
-from recstore.appkeys import services_key, streaming_started_key
+from recstore.appkeys import services_key
 from recstore.consent import notify_prefs
 from recstore.errors import RecstoreError
 from recstore.recordings import reads
 from recstore.rights import settings as account_settings
-from recstore.rights.erasure import request_erasure, run_erasure
+from recstore.rights.erasure import request_erasure
 
 
 def _see_other(request: web.Request, location: str) -> web.Response:
@@ -87,12 +88,4 @@ async def erase_account(request: web.Request) -> web.StreamResponse:
     await request_erasure(svc.pool, who.customer_id, who.user_id)
     response = _see_other(request, "/?erased=1")
     response.del_cookie(SESSION_COOKIE, path="/")
-    await response.prepare(request)
-    await response.write_eof()
-    request[streaming_started_key] = True
-    try:
-        await run_erasure(svc.pool, svc.store, who.customer_id)
-        svc.metrics.erasures.labels("completed").inc()
-    except Exception:
-        svc.metrics.erasures.labels("interrupted").inc()  # recorded on its row; resumed later
-    return response
+    return await answer_then_erase(request, response)
