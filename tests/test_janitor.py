@@ -197,3 +197,32 @@ async def test_listing_and_rows_are_matched_across_many_pages(
     assert (found.orphans_removed, found.rows_missing_object) == (3, 7)
     assert sorted(await services.store.list_keys()) == sorted(key for _, key in kept)
     assert sorted(await actions(services, janitor.MISSING_ACTION)) == sorted(r for r, _ in lost)
+
+
+async def test_an_upload_slower_than_the_grace_period_is_never_committed_without_its_object(
+        services: Services) -> None:
+    """A writer still alive when the janitor takes its pending entry for a dead one's (fault
+    campaign: an upload stalled by S3 outlived the grace): the janitor removes the object,
+    and the writer's commit must then fail rather than leave a row whose audio is gone."""
+    from factories import wav
+    from recstore.object_store import ObjectStoreError
+    from recstore.recordings.store import IncomingRecording, store_recording
+
+    tenant = await make_tenant(services)
+    swept: list[janitor.JanitorReport] = []
+
+    async def janitor_runs_now(_sha256: bytes) -> None:  # object stored, row not yet written
+        swept.append(await janitor.run(services.pool, services.store,
+                                       now=datetime.now(UTC) + LATER))
+
+    async def body() -> Any:
+        yield wav(0.5)
+
+    with pytest.raises(ObjectStoreError):
+        await store_recording(services.pool, services.store, services.keys,
+                              IncomingRecording(tenant.customer_id, "upload"), body(),
+                              max_bytes=10_000_000, before_commit=janitor_runs_now)
+    assert (swept[0].pending_cleared, swept[0].orphans_removed) == (1, 1)
+    assert await services.pool.fetchval("SELECT count(*) FROM recordings") == 0
+    assert await services.pool.fetchval("SELECT count(*) FROM pending_uploads") == 0
+    assert await services.store.list_keys("recordings/") == []

@@ -33,7 +33,7 @@ from recstore.consent import grant_keys, notify
 from recstore.db import Pool
 from recstore.errors import Invalid, PayloadTooLarge
 from recstore.keys import KeyService
-from recstore.object_store import ObjectStore
+from recstore.object_store import ObjectStore, ObjectStoreError
 from recstore.recordings.audio import PROBE_HEAD_BYTES, AudioInfo, NotAudio, probe
 from recstore.recordings.cleanup import discard
 from recstore.retention.policy import expires_at
@@ -234,7 +234,12 @@ async def store_recording(
                 *_caller_fields(public_key, index_key, recording_id, incoming).values(),
                 incoming.request_digest, incoming.caller_identity,
             )
-            await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1", key)
+            claimed = await conn.execute("DELETE FROM pending_uploads WHERE object_key = $1",
+                                         key)
+            if claimed != "DELETE 1":
+                # The janitor took this upload for a dead writer's (it outlived the grace
+                # period) and may have removed its object: no row may point at it.
+                raise ObjectStoreError("put failed: the pending upload was reclaimed")
             await grant_keys.seal_at_ingest(conn, keys, incoming.customer_id, recording_id,
                                             data_key)
             await audit.append(conn, incoming.customer_id, actor_type="provider", actor_id=None,

@@ -69,16 +69,31 @@ async def clean_pending(ctx: _Context) -> None:
             ctx.report.orphans_removed += sum(1 for row in rows if not row["has_row"])
             return
         for row in rows:
-            if not row["has_row"]:
-                # A writer killed mid-multipart leaves parts that no listing shows.
-                await ctx.store.abort_incomplete(row["object_key"])
-                await ctx.store.delete(row["object_key"])
-                ctx.report.orphans_removed += 1
-            await ctx.pool.execute("DELETE FROM pending_uploads WHERE object_key = $1",
-                                   row["object_key"])
-            ctx.report.pending_cleared += 1
+            await _clear_pending(ctx, row["object_key"])
         if len(rows) < PAGE:
             return
+
+
+async def _clear_pending(ctx: _Context, key: str) -> None:
+    """Claim one stale pending entry and remove its object unless a row took it.
+
+    The entry is deleted first, in a transaction held while the object goes: a writer that
+    is still alive (an upload slower than the grace period) deletes the same entry in the
+    transaction that commits its row, so exactly one of the two wins. If the janitor wins,
+    the writer's commit finds no entry and fails (the client retries); if the writer wins,
+    the row exists and its object stays. A failed object removal keeps the entry."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        claimed = await conn.fetchval(
+            "DELETE FROM pending_uploads p WHERE p.object_key = $1 RETURNING NOT EXISTS"
+            " (SELECT 1 FROM recordings r WHERE r.object_key = p.object_key)", key)
+        if claimed is None:
+            return  # its writer committed (or cleaned up) meanwhile
+        if claimed:
+            # A writer killed mid-multipart leaves parts that no listing shows.
+            await ctx.store.abort_incomplete(key)
+            await ctx.store.delete(key)
+            ctx.report.orphans_removed += 1
+    ctx.report.pending_cleared += 1
 
 
 async def _remove_orphans(ctx: _Context, page: list[ListedObject]) -> None:
