@@ -88,6 +88,14 @@ class ObjectStore:
                                    secure=parts.scheme == "https", region=region,
                                    http_client=self._probe_http)
         self._probing: asyncio.Future[None] | None = None
+        # GetBucketLocation runs at start-up: bounded (no retries, 10 s), so that a process
+        # starting against a stalled store fails soon, and a SIGTERM meanwhile is not held
+        # up by a worker thread waiting out the data path's minute, four times over.
+        self._startup_client = Minio(
+            parts.netloc, access_key=access_key, secret_key=secret_key,
+            secure=parts.scheme == "https", region=region,
+            http_client=urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=10),
+                                            retries=False, maxsize=1, **tls))
         self.bucket = bucket
         self.region = region
 
@@ -110,7 +118,7 @@ class ObjectStore:
         for an empty answer), which would prove nothing, so this asks GetBucketLocation.
         """
         def ask() -> str | None:
-            response = self._client._url_open(
+            response = self._startup_client._url_open(
                 "GET", self.region, bucket_name=self.bucket, query_params={"location": ""})
             text = ElementTree.fromstring(response.data.decode()).text  # noqa: S314 - our own store
             if not text:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 from aiohttp import web
@@ -34,6 +35,7 @@ from recstore.tls.server import ServerTLS, server_tls_for
 
 log = logging.getLogger("recstore.runner")
 ERASURE_RESUME_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class NotMigrated(RecstoreError):
@@ -174,8 +176,37 @@ async def serve(settings: Settings, *, api: bool, worker: bool, role: str = "all
         require_audit_keys(settings)  # only the roles that hand out checkpoints hold it
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    async with open_services(settings, custody=custody) as svc:
-        await check_bucket_region(svc.store)
+    async with contextlib.AsyncExitStack() as started:
+        try:
+            # From here SIGTERM only sets `stop`: the rest of start-up must give way to it, or a
+            # process starting while its database or object store hangs would sit out SIGTERM
+            # for as long as their timeouts (fault campaign: orphans that ignored SIGTERM).
+            svc = await _unless_stopped(
+                stop, started.enter_async_context(open_services(settings, custody=custody)))
+            await _unless_stopped(stop, check_bucket_region(svc.store))
+        except _StoppedWhileStarting:
+            log.info("stopped while starting")
+            return
         await run_services(svc, api=api, worker=worker, host=settings.host, port=settings.port,
                            stop=stop, tls=tls, serve_role=role if api else "all",
                            worker_role=role if worker else "all")
+
+
+class _StoppedWhileStarting(Exception):
+    pass
+
+
+async def _unless_stopped(stop: asyncio.Event, step: Awaitable[T]) -> T:
+    """`step`'s result, or _StoppedWhileStarting (the step cancelled) once `stop` is set."""
+    work = asyncio.ensure_future(step)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+    if work.cancelled():
+        raise _StoppedWhileStarting
+    return work.result()
