@@ -15,6 +15,15 @@ from pathlib import Path
 import aiohttp
 
 RECSTORE = str(Path(sys.executable).parent / "recstore")
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_harness() -> None:
+    """In the child before exec: SIGKILL it when the harness dies, however it dies (a killed
+    pytest left serve and worker processes running with ppid 1)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -27,15 +36,24 @@ class Managed:
     proc: asyncio.subprocess.Process | None = None
     kills: int = 0
     starts: int = 0
+    # Held while the process is killed and restarted, so that the supervisor's keep_alive
+    # does not start a second one meanwhile: the first would run on, untracked, and outlive
+    # the campaign (and a second serve cannot bind the port: "address in use").
+    restarting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    started: list[asyncio.subprocess.Process] = field(default_factory=list)
 
     async def start(self) -> None:
+        if self.alive():
+            return  # one process per Managed, never two
         env = dict(self.env)
         if self.port is not None:
             env["RECSTORE_PORT"] = str(self.port)
         with self.log.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 RECSTORE, self.command, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL, stderr=log)
+                stdout=asyncio.subprocess.DEVNULL, stderr=log,
+                preexec_fn=_die_with_the_harness if sys.platform == "linux" else None)
+        self.started.append(self.proc)
         self.starts += 1
 
     def alive(self) -> bool:
@@ -48,12 +66,16 @@ class Managed:
             self.kills += 1
 
     async def terminate(self) -> None:
-        if self.proc is not None and self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+        """Stop every process this ever started (SIGTERM, then SIGKILL after 30 s)."""
+        for proc in self.started:
+            if proc.returncode is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(self.proc.wait(), 30)
+                await asyncio.wait_for(proc.wait(), 30)
             except TimeoutError:
-                await self.kill()
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
 
 
 @dataclass
@@ -88,17 +110,19 @@ class Supervisor:
 
     async def kill_one(self) -> Managed:
         victim = self.rng.choice(self.processes)
-        await victim.kill()
-        await asyncio.sleep(self.restart_delay)
-        await victim.start()
+        async with victim.restarting:
+            await victim.kill()
+            await asyncio.sleep(self.restart_delay)
+            await victim.start()
         return victim
 
     async def keep_alive(self, stop: asyncio.Event) -> None:
         """Restart whatever died on its own (a crash is a fault too)."""
         while not stop.is_set():
             for proc in self.processes:
-                if not proc.alive():
-                    await proc.start()
+                if not proc.alive() and not proc.restarting.locked():
+                    async with proc.restarting:
+                        await proc.start()
             await asyncio.sleep(0.5)
 
     async def stop_all(self) -> None:

@@ -8,10 +8,15 @@ from pathlib import Path
 
 from faults.campaign import SHORT, run
 
+# A fixed seed, so that the suite runs the same plan every time (`make faults` draws a new
+# one, or takes SEED=). This one drew the failure behind the janitor and supervisor fixes
+# (docs/RELIABILITY.md) and has passed since.
+SUITE_SEED = 4220674059
+
 
 async def test_faults_under_load_lose_nothing_store_nothing_twice_leave_nothing(
         tmp_path: Path) -> None:
-    report = await run(SHORT, work_dir=tmp_path)
+    report = await run(SHORT, seed=SUITE_SEED, work_dir=tmp_path)
     assert report.ok, (report.seed, report.failures)
     # The faults hit the traffic (else this proves nothing), and nothing became a 500.
     assert report.deliveries["first_try_error"] > 0, report.first_answers
