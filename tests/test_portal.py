@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -396,3 +397,16 @@ async def test_forwarded_headers_from_an_untrusted_peer_are_ignored(client: Any,
         "email": tenant.user_email, "password": PASSWORD, "csrf": csrf_of(await front.text())},
         headers={**proxied, "Origin": "https://evil.example"}, allow_redirects=False)
     assert response.status == 403
+
+
+async def test_every_main_page_has_a_plain_text_title(client: Any, services: Services,
+                                                     tenant: Any) -> None:
+    """A page's <title> is its name alone: no markup pasted into the title block."""
+    await sign_in(client, tenant.admin_email)
+    for path in ("/", "/access", "/access-log", "/export", "/settings", "/users", "/account/password"):
+        answer = await client.get(path)
+        html = await answer.text()
+        assert answer.status == 200, path
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        assert title is not None, path
+        assert "<" not in title.group(1) and title.group(1).endswith(" · recstore"), (path, title)
