@@ -13,8 +13,6 @@ process's resident set size every 20 ms. Also reports the peak of Python allocat
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import struct
 import sys
 import tempfile
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import bench_settings
+from benchstack import bench_settings, free_port, serve
 
 from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
@@ -37,7 +35,6 @@ from recstore.devstack.stack import EmbeddedStack
 from recstore.recordings.store import IncomingRecording, store_recording
 from recstore.rights.export import export_archive
 from recstore.services import Services, open_services
-from recstore.settings import Settings
 
 MiB = 1 << 20
 RECORDING = 32 * MiB
@@ -70,32 +67,6 @@ async def fill(svc: Services, customer_id: object, start: int, count: int) -> No
                                      recorded_at=now - timedelta(minutes=i))
         await store_recording(svc.pool, svc.store, svc.keys, incoming, audio(RECORDING),
                               max_bytes=RECORDING)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def serve(settings: Settings, port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "RECSTORE_PORT": str(port), "RECSTORE_LOG_LEVEL": "WARNING"}
-    for name, value in settings.model_dump().items():
-        if value is not None and name not in ("port", "log_level"):
-            raw = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-            env[f"RECSTORE_{name.upper()}"] = str(raw)
-    process = await asyncio.create_subprocess_exec(str(ROOT / ".venv/bin/recstore"), "serve",
-                                                   env=env)
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError("recstore serve did not come up")
 
 
 async def download(url: str, token: str, pid: int, keep: Path | None) -> tuple[int, float, int]:
