@@ -13,13 +13,11 @@ process's resident set size every 20 ms. Also reports the peak of Python allocat
 from __future__ import annotations
 
 import asyncio
-import struct
 import sys
 import tempfile
 import time
 import tracemalloc
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import bench_settings, free_port, serve
+from benchstack import bench_settings, free_port, serve, silent_wav
 
 from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
@@ -38,25 +36,7 @@ from recstore.services import Services, open_services
 
 MiB = 1 << 20
 RECORDING = 32 * MiB
-SILENCE = bytes(MiB)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wav_header(data_bytes: int) -> bytes:
-    """PCM, mono, 16-bit, 8 kHz."""
-    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
-    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt "
-            + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes))
-
-
-async def audio(total: int) -> AsyncIterator[bytes]:
-    header = wav_header(total - 44)
-    yield header
-    left = total - len(header)
-    while left:
-        take = min(MiB, left)
-        yield SILENCE[:take]
-        left -= take
 
 
 async def fill(svc: Services, customer_id: object, start: int, count: int) -> None:
@@ -65,7 +45,7 @@ async def fill(svc: Services, customer_id: object, start: int, count: int) -> No
         incoming = IncomingRecording(customer_id=customer_id, provider="bench",  # type: ignore[arg-type]
                                      kind="call", provider_recording_id=f"bench-{i}",
                                      recorded_at=now - timedelta(minutes=i))
-        await store_recording(svc.pool, svc.store, svc.keys, incoming, audio(RECORDING),
+        await store_recording(svc.pool, svc.store, svc.keys, incoming, silent_wav(RECORDING),
                               max_bytes=RECORDING)
 
 

@@ -20,7 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import METRICS_HEADERS, bench_settings, free_port, serve, wav_header
+from benchstack import METRICS_HEADERS, bench_settings, free_port, serve, silent_wav, wav_header
 
 from ingest.upload_signature import sign
 from recstore.accounts.customers import create_customer, create_user
@@ -42,17 +42,6 @@ from recstore.services import Services, open_services
 MiB = 1 << 20
 SILENCE = bytes(MiB)
 LAG_LIMIT = 0.01
-
-
-async def synthetic(total: int) -> AsyncIterator[bytes]:
-    """A valid WAV header, then silence, in 1 MiB pieces."""
-    header = wav_header(total - 44)
-    yield header
-    left = total - len(header)
-    while left:
-        take = min(MiB, left)
-        yield SILENCE if take == MiB else SILENCE[:take]
-        left -= take
 
 
 def wav_digest(total: int) -> str:
@@ -70,7 +59,7 @@ async def seed(svc: Services, customer_id: UUID, size: int, n: int) -> tuple[UUI
     incoming = IncomingRecording(customer_id=customer_id, provider="bench", kind="call",
                                  provider_recording_id=f"seed-{size}-{n}",
                                  recorded_at=datetime.now(UTC) - timedelta(minutes=n))
-    stored = await store_recording(svc.pool, svc.store, svc.keys, incoming, synthetic(size),
+    stored = await store_recording(svc.pool, svc.store, svc.keys, incoming, silent_wav(size),
                                    max_bytes=size)
     key: str = await svc.pool.fetchval("SELECT object_key FROM recordings WHERE id = $1",
                                        stored.recording_id)
@@ -190,7 +179,7 @@ async def signed_upload(client: Client, customer_id: UUID, secret: str, size: in
                     "X-Recstore-Signature": sign(secret, ts, customer_id, digest, headers)})
     started = time.perf_counter()
     async with client.http.post(f"{client.base}/webhooks/upload/{customer_id}",
-                                data=synthetic(size), headers=headers) as response:
+                                data=silent_wav(size), headers=headers) as response:
         assert response.status == 201, await response.text()
     return time.perf_counter() - started
 
@@ -198,7 +187,7 @@ async def signed_upload(client: Client, customer_id: UUID, secret: str, size: in
 async def raw_put(client: Client, size: int, n: int) -> float:
     url = client.presigned_put(f"bench-raw/{size}-{n}")
     started = time.perf_counter()
-    async with client.http.put(url, data=synthetic(size),
+    async with client.http.put(url, data=silent_wav(size),
                                headers={"Content-Length": str(size)}) as response:
         assert response.status == 200, await response.text()
     return time.perf_counter() - started

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,21 @@ def wav_header(data_bytes: int) -> bytes:
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
     return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE" + b"fmt "
             + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", data_bytes))
+
+
+MiB = 1 << 20
+_SILENCE = bytes(MiB)
+
+
+async def silent_wav(total: int) -> AsyncIterator[bytes]:
+    """A valid WAV of `total` bytes: its header, then silence, in 1 MiB pieces."""
+    header = wav_header(total - 44)
+    yield header
+    left = total - len(header)
+    while left:
+        take = min(MiB, left)
+        yield _SILENCE if take == MiB else _SILENCE[:take]
+        left -= take
 
 
 def serve_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
