@@ -116,16 +116,20 @@ async def refresh_gauges(svc: Services, now: datetime | None = None) -> None:
         metrics.retention_since_last_pass.set_function(lambda: max(time.time() - stamp, 0.0))
 
 
+async def _refresh_gauges_quietly(svc: Services) -> None:
+    try:
+        await refresh_gauges(svc, datetime.now(UTC))
+    except Exception:
+        log.exception("refreshing retention metrics failed")
+
+
 async def run_gauge_refresher(svc: Services, stop: asyncio.Event,
                               settings: RetentionSettings | None = None) -> None:
     """For processes that serve /metrics without running the scheduler (`recstore serve`):
     the retention gauges come from the database, so they show what the workers did."""
     interval = (settings or RetentionSettings()).interval_seconds
     while not stop.is_set():
-        try:
-            await refresh_gauges(svc, datetime.now(UTC))
-        except Exception:
-            log.exception("refreshing retention metrics failed")
+        await _refresh_gauges_quietly(svc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 
@@ -148,9 +152,6 @@ async def run_scheduler(svc: Services, stop: asyncio.Event,
                 await janitor_pass(svc, settings)
             except Exception:
                 log.exception("janitor pass failed; retrying next janitor interval")
-        try:
-            await refresh_gauges(svc, datetime.now(UTC))
-        except Exception:
-            log.exception("refreshing retention metrics failed")
+        await _refresh_gauges_quietly(svc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
