@@ -17,7 +17,7 @@ from cryptography import x509
 from recstore.tls.links import postgres_link, url_link
 
 ROOT = Path(__file__).resolve().parents[1]
-RECSTORE_SERVICES = ("setup", "api", "worker")
+RECSTORE_SERVICES = ("setup", "api", "worker", "api-replica")  # api-replica: profile `scale`
 
 
 def _compose() -> dict[str, Any]:
@@ -41,7 +41,8 @@ def test_every_recstore_link_in_compose_is_verified_tls() -> None:
         assert "https://" in " ".join(map(str, services[name].get("healthcheck", {}).get(
             "test", ["https://"])))
     assert services["api"]["ports"] == ["8443:8443"]
-    assert "--certs-dir" in services["minio"]["command"]
+    for node in ("minio", "minio2", "minio3", "minio4"):  # minio2-4: profile `scale`
+        assert "--certs-dir" in services[node]["command"]
     assert "ssl=on" in services["postgres"]["command"]
     for name in ("minio", "postgres"):
         assert services[name]["depends_on"]["certs"]["condition"] == "service_completed_successfully"
