@@ -1,4 +1,5 @@
-"""Ingest throughput with 1, 2 and 4 `recstore serve` processes, and where the CPU goes.
+"""Ingest throughput with 1, 2 and 4 `recstore serve` and `recstore worker` processes, and
+where the CPU goes.
 
 Run from the repository root:  .venv/bin/python bench/bench_scale.py [--rounds 3] [--requests N]
 
@@ -6,10 +7,20 @@ Starts the embedded PostgreSQL + SeaweedFS and four `recstore serve` processes o
 ports; this process is the load balancer and the client: it spreads signed uploads of
 30-second voicemails (480 kB WAV) round-robin over the first 1, 2 or 4 of them, 16 in flight,
 and, separately, signed Twilio recording callbacks (the webhook acknowledgement; the fetch
-itself is the worker's, not run here), 100 in flight. Process counts are interleaved within
-each round; each row gives the median and spread of the rounds. During each run it adds
-up the CPU seconds of every process group (serve with its ffprobe children, PostgreSQL,
-SeaweedFS, this client) and of the whole machine, so the table says who used the cores.
+itself is the worker's, not run here), 100 in flight.
+
+Then the worker half (bench/fetchbench.py): this process also plays Twilio on loopback. The
+first serve process acknowledges a backlog of signed callbacks (half of --requests,
+spread over 8 customers, so no one customer's audit lock is what is measured), then 1, 2 or 4
+`recstore worker --role fetch` processes drain it: each job looks the call up, fetches the
+480 kB WAV from the provider, probes, encrypts and stores it. The backlog is held back until
+every worker is up, so the clock starts with all of them idle. Acknowledged-only callbacks of
+the serve runs are held back for good, so the workers drain nothing else.
+
+Process counts are interleaved within each round; each row gives the median and spread of
+the rounds. During each run it adds up the CPU seconds of every process group (serve or
+worker with their ffprobe children, PostgreSQL, SeaweedFS, this client, which is also the
+provider) and of the whole machine, so the table says who used the cores.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,6 +41,8 @@ from uuid import UUID
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
+import asyncpg
+import fetchbench
 import psutil
 from benchstack import bench_settings, free_port, serve, wav_header
 
@@ -38,11 +53,13 @@ from recstore.accounts.providers import set_provider
 from recstore.bootstrap import prepare_storage
 from recstore.devstack.stack import EmbeddedStack
 from recstore.services import open_services
+from recstore.settings import Settings
 
 PROCESSES = (1, 2, 4)
 VOICEMAIL = wav_header(480_000 - 44) + bytes(480_000 - 44)
 DIGEST = hashlib.sha256(VOICEMAIL).hexdigest()
 TWILIO_TOKEN = "bench-auth-token"
+FETCH_CUSTOMERS = 8
 
 
 def groups(stack_dir: str) -> dict[str, list[psutil.Process]]:
@@ -51,10 +68,14 @@ def groups(stack_dir: str) -> dict[str, list[psutil.Process]]:
     found: dict[str, list[psutil.Process]] = {"client": [psutil.Process()]}
     for child in psutil.Process().children(recursive=True):
         try:
-            name, cmd = child.name(), " ".join(child.cmdline())
+            name, argv = child.name(), child.cmdline()
         except psutil.Error:
             continue
-        group = "seaweedfs" if "weed" in name else "serve" if "serve" in cmd else None
+        # `python .venv/bin/recstore serve` (or worker): the word after the script
+        command = next((argv[i + 1] for i, arg in enumerate(argv[:-1])
+                        if arg.endswith("/recstore")), "")
+        group = "seaweedfs" if "weed" in name else command if command in (
+            "serve", "worker") else None
         if group:
             found.setdefault(group, []).append(child)
     for process in psutil.process_iter(["name", "cmdline"]):
@@ -74,7 +95,7 @@ def cpu_seconds(stack_dir: str) -> dict[str, float]:
             except psutil.Error:
                 continue
             totals[group] = totals.get(group, 0.0) + times.user + times.system
-            if group == "serve":
+            if group in ("serve", "worker"):
                 totals[group] += times.children_user + times.children_system
     machine = psutil.cpu_times()
     totals["machine"] = machine.user + machine.system + machine.nice + getattr(machine, "irq", 0) \
@@ -139,6 +160,41 @@ async def callbacks(http: aiohttp.ClientSession, bases: list[str], customer_id: 
     return count / (time.perf_counter() - started)
 
 
+@asynccontextmanager
+async def svc_conn(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def fetch_run(http: aiohttp.ClientSession, conn: asyncpg.Connection, settings: Settings,
+                    serve_base: str, provider_base: str, customers: list[UUID], workers: int,
+                    count: int, tag: str, stack_dir: str) -> tuple[float, dict[str, float]]:
+    """Acknowledge `count` callbacks, then time `workers` fetch workers draining them."""
+    for n in range(count):
+        url, body, headers = fetchbench.callback(
+            provider_base, serve_base, customers[n % len(customers)],
+            f"RE{int(tag):04x}{n:028x}", f"CA{int(tag):04x}{n:028x}")
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 204, await response.text()
+    await fetchbench.park(conn, customers)
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        for _ in range(workers):
+            processes.append(await fetchbench.start_worker(settings, free_port()))
+        before = cpu_seconds(stack_dir)
+        seconds, dead = await fetchbench.drain(conn, customers, count)
+        after = cpu_seconds(stack_dir)
+    finally:
+        await fetchbench.stop(processes)
+    if dead:
+        print(f"{dead} of {count} fetch jobs dead", file=sys.stderr, flush=True)
+    cores = {g: (after.get(g, 0) - before.get(g, 0)) / seconds for g in after}
+    return (count - dead) / seconds, cores
+
+
 async def run(rounds: int, requests: int) -> dict[str, Any]:
     figures: dict[tuple[str, int], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(Path(tmp) / "stack") as info:
@@ -149,17 +205,36 @@ async def run(rounds: int, requests: int) -> dict[str, Any]:
                                              email="scale@bench.example")
             await set_provider(conn, svc.keys, customer.customer_id, "twilio",
                                {"account_sid": "AC" + "0" * 32, "auth_token": TWILIO_TOKEN})
+            provider = fetchbench.Provider(VOICEMAIL)
+            provider_runner = await provider.start(free_port())
+            fetchers = []
+            for i in range(FETCH_CUSTOMERS):
+                made = await create_customer(conn, svc.keys, name=f"Fetch {i} AB",
+                                             email=f"fetch{i}@bench.example")
+                await set_provider(conn, svc.keys, made.customer_id, "twilio",
+                                   {"account_sid": fetchbench.ACCOUNT,
+                                    "auth_token": fetchbench.TOKEN}, api_base=provider.base)
+                fetchers.append(made.customer_id)
         ports = [free_port() for _ in range(max(PROCESSES))]
         servers = [await serve(settings, port) for port in ports]
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         try:
             connector = aiohttp.TCPConnector(limit=200)
-            async with aiohttp.ClientSession(connector=connector) as http:
+            async with aiohttp.ClientSession(connector=connector) as http, \
+                    svc_conn(settings) as conn:
                 await uploads(http, bases, customer.customer_id, customer.webhook_secret, 32,
                               "warm")
                 for r in range(rounds):
                     for n in PROCESSES:
-                        for case in ("upload", "callback"):
+                        for case in ("upload", "callback", "fetch"):
+                            if case == "fetch":
+                                rate, cores = await fetch_run(
+                                    http, conn, settings, bases[0], provider.base, fetchers,
+                                    n, requests // 2, f"{r + 1}{n}", str(info.data_dir))
+                                print(f"round {r + 1}, {n} worker, fetch: {rate:.0f}/s",
+                                      file=sys.stderr, flush=True)
+                                figures.setdefault((case, n), []).append({"rate": rate, **cores})
+                                continue
                             before = cpu_seconds(str(info.data_dir))
                             started = time.perf_counter()
                             tag = f"{r}-{n}-{case}"
@@ -170,6 +245,7 @@ async def run(rounds: int, requests: int) -> dict[str, Any]:
                             else:
                                 rate = await callbacks(http, bases[:n], customer.customer_id,
                                                        requests, f"{r + 1}{n}")
+                                await fetchbench.park(conn, [customer.customer_id])
                             wall = time.perf_counter() - started
                             after = cpu_seconds(str(info.data_dir))
                             cores = {g: (after.get(g, 0) - before.get(g, 0)) / wall
@@ -182,32 +258,45 @@ async def run(rounds: int, requests: int) -> dict[str, Any]:
                 server.terminate()
             for server in servers:
                 await server.wait()
+            await provider_runner.cleanup()
     return {"figures": figures}
 
 
+WORK = {"upload": "signed uploads, 480 kB voicemail", "callback": "Twilio callbacks acknowledged",
+        "fetch": "Twilio jobs fetched and stored, 480 kB"}
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = ["| work | serve processes | per second, median (min to max) | cores used: serve "
-             "(with ffprobe) | PostgreSQL | SeaweedFS | client | whole machine |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for (case, n), runs in results["figures"].items():
-        rates = [run["rate"] for run in runs]
-        work = ("signed uploads, 480 kB voicemail" if case == "upload"
-                else "Twilio callbacks acknowledged")
+    """Two tables in the same style: serve processes, then worker processes."""
+    heads = {"serve": ("| work | serve processes | per second, median (min to max) | cores used: "
+                       "serve (with ffprobe) | PostgreSQL | SeaweedFS | client | whole machine |"),
+             "worker": ("| work | worker processes | jobs stored per second, median (min to max) |"
+                        " cores used: worker (with ffprobe) | PostgreSQL | SeaweedFS |"
+                        " client and provider | whole machine |")}
+    out = []
+    for group, head in heads.items():
+        lines = [head, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for (case, n), runs in results["figures"].items():
+            if (case == "fetch") != (group == "worker"):
+                continue
+            rates = [run["rate"] for run in runs]
 
-        def cores(group: str, found: list[dict[str, float]] = runs) -> str:
-            return f"{statistics.median([run.get(group, 0.0) for run in found]):.2f}"
+            def cores(name: str, found: list[dict[str, float]] = runs) -> str:
+                return f"{statistics.median([run.get(name, 0.0) for run in found]):.2f}"
 
-        lines.append(f"| {work} | {n} | {statistics.median(rates):.0f} ({min(rates):.0f} to "
-                     f"{max(rates):.0f}) | {cores('serve')} | {cores('postgres')} | "
-                     f"{cores('seaweedfs')} | {cores('client')} | {cores('machine')} |")
-    return "\n".join(lines)
+            lines.append(f"| {WORK[case]} | {n} | {statistics.median(rates):.0f} "
+                         f"({min(rates):.0f} to {max(rates):.0f}) | {cores(group)} | "
+                         f"{cores('postgres')} | {cores('seaweedfs')} | {cores('client')} | "
+                         f"{cores('machine')} |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=2000,
-                        help="callbacks per run; uploads are a quarter of it")
+                        help="callbacks per run; uploads are a quarter of it, fetch jobs half")
     args = parser.parse_args()
     print(table(asyncio.run(run(args.rounds, args.requests))))
 
