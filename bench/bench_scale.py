@@ -6,8 +6,8 @@ Run from the repository root:  .venv/bin/python bench/bench_scale.py [--rounds 3
 Starts the embedded PostgreSQL + SeaweedFS and four `recstore serve` processes on their own
 ports; this process is the load balancer and the client: it spreads signed uploads of
 30-second voicemails (480 kB WAV) round-robin over the first 1, 2 or 4 of them, 16 in flight,
-and, separately, signed Twilio recording callbacks (the webhook acknowledgement; the fetch
-itself is the worker's, not run here), 100 in flight.
+and, separately, signed Twilio recording callbacks (the webhook acknowledgement only), 100 in
+flight.
 
 Then the worker half (bench/fetchbench.py): this process also plays Twilio on loopback. The
 first serve process acknowledges a backlog of signed callbacks (half of --requests,
