@@ -16,7 +16,7 @@ from .keyring import MasterKeyring
 from .passwords import hash_password, password_needs_rehash, verify_password
 from .phone import normalize_phone
 from .ranges import RangePlan, decrypt_range, plan_range
-from .stream import StreamDecryptor, StreamEncryptor
+from .stream import ChunkOpener, StreamDecryptor, StreamEncryptor
 from .stream_format import (
     CHUNK_SIZE,
     HEADER_SIZE,
@@ -29,6 +29,7 @@ __all__ = [
     "CHUNK_SIZE",
     "HEADER_SIZE",
     "MAX_PLAINTEXT_SIZE",
+    "ChunkOpener",
     "CryptoError",
     "CustomerKeyPair",
     "MasterKeyring",

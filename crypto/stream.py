@@ -7,6 +7,7 @@ from .errors import CryptoError
 from .piecebuffer import PieceBuffer
 from .stream_format import (
     CHUNK_SIZE,
+    CIPHER_CHUNK_SIZE,
     MAX_CHUNKS,
     NONCE_PREFIX_SIZE,
     TAG_SIZE,
@@ -164,3 +165,41 @@ class StreamDecryptor:
         self._failed = True
         self._buffer.clear()
         raise CryptoError()
+
+
+class ChunkOpener:
+    """Opens runs of whole chunks by index, each run on its own: in any order, any thread.
+
+    Each chunk's length and final flag follow from the plaintext size, so a run that is
+    cut, extended, or read from another index fails. Unlike StreamDecryptor it cannot see
+    chunks that never arrive: the caller must open every chunk of the range it serves.
+    """
+
+    def __init__(self, data_key: bytes, header: bytes, *, customer_id: UUID,
+                 recording_id: UUID, plaintext_size: int) -> None:
+        aead.check_key(data_key, "data key")
+        self._prefix = parse_header(header)
+        self._aad = associated_data(header, customer_id, recording_id)
+        self._key = data_key
+        self._final_index = chunk_count(plaintext_size) - 1
+        self._final_len = final_chunk_plaintext_size(plaintext_size) + TAG_SIZE
+
+    def open(self, first_chunk: int, ciphertext: bytes | bytearray | memoryview) -> bytearray:
+        """The plaintext of chunks first_chunk, first_chunk + 1, ... that are `ciphertext`."""
+        source = memoryview(ciphertext).cast("B")
+        size, index = len(source), first_chunk
+        chunks = -(-size // CIPHER_CHUNK_SIZE)
+        if (not size or index + chunks - 1 > self._final_index
+                or size != (chunks - 1) * CIPHER_CHUNK_SIZE + self._length(index + chunks - 1)):
+            raise CryptoError()
+        plaintext = bytearray(size - chunks * TAG_SIZE)
+        target = memoryview(plaintext)
+        for n in range(chunks):
+            final = index + n == self._final_index
+            cipher = source[n * CIPHER_CHUNK_SIZE:n * CIPHER_CHUNK_SIZE + self._length(index + n)]
+            aead.open_into(self._key, chunk_nonce(self._prefix, index + n, final), cipher,
+                           self._aad, target[n * CHUNK_SIZE:n * CHUNK_SIZE + len(cipher) - TAG_SIZE])
+        return plaintext
+
+    def _length(self, index: int) -> int:
+        return self._final_len if index == self._final_index else CIPHER_CHUNK_SIZE
