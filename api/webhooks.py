@@ -86,7 +86,7 @@ async def upload_webhook(request: web.Request) -> web.Response:
     svc = request.app[services_key]
     upload = await _authenticate(request)
     try:
-        result = await receive_upload(svc, upload, _body(request))
+        result = await receive_upload(svc, upload, _body(request), request.content_length)
     except RecstoreError as exc:
         _refused(svc, exc)
         raise

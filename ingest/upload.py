@@ -106,11 +106,12 @@ async def authenticate(svc: Services, customer_id: UUID, headers: Mapping[str, s
 
 
 async def receive_upload(svc: Services, upload: AuthenticatedUpload,
-                         body: AsyncIterator[bytes]) -> StoredRecording:
+                         body: AsyncIterator[bytes], size: int | None = None) -> StoredRecording:
+    """`size`: the body's declared length (Content-Length), when it has one."""
     async def body_is_the_signed_one(sha256: bytes) -> None:
         if not hmac.compare_digest(sha256, upload.body_sha256):
             raise Unauthorized("the body does not match X-Recstore-Content-SHA256")
 
     return await store_recording(svc.pool, svc.store, svc.keys, upload.incoming, body,
                                  max_bytes=svc.settings.max_upload_bytes,
-                                 before_commit=body_is_the_signed_one)
+                                 before_commit=body_is_the_signed_one, size=size)

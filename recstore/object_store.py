@@ -1,7 +1,8 @@
 """The S3/MinIO object store, behind a small async interface.
 
-The minio client is synchronous, so every call runs in a worker thread. Streaming uploads
-feed minio's multipart `put_object` through a bounded queue: memory stays at one part.
+The minio client is synchronous, so its calls run in worker threads. Object bodies move
+on the event loop instead (recstore/object_http.py): GETs always, PUTs of a known size
+where the payload need not be hashed; the rest goes up as minio multipart uploads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
+from recstore.object_http import ObjectHTTP, ObjectReader, ObjectStoreError, ssl_context_for
+
+__all__ = ["ListedObject", "ObjectReader", "ObjectStore", "ObjectStoreError", "StoredObject"]
+
 PART_SIZE = 8 * 1024 * 1024
 # One part uploading while the next fills: each more in flight costs every upload a part
 # (8 MiB) of memory, and eight at once must stay within the service's budget (BENCHMARKS.md).
@@ -41,10 +46,6 @@ PROBE_TIMEOUT = 1.0
 class ListedObject:
     key: str
     last_modified: datetime | None
-
-
-class ObjectStoreError(Exception):
-    """The object store failed; the message names the operation, never a key's owner."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class ObjectStore:
         )
         self._client.unsigned_payloads = (parts.scheme == "https"
                                           or _is_loopback(parts.hostname or ""))
+        self._bodies = ObjectHTTP(self._client, bucket,
+                                  ssl_context=ssl_context_for(tls)
+                                  if parts.scheme == "https" else None)
         # Readiness probes get their own short-timeout, no-retry client: a stalled server
         # must not hold a probe (or a worker thread) for the data path's minute.
         self._probe_http = urllib3.PoolManager(
@@ -98,6 +102,9 @@ class ObjectStore:
                                             retries=False, maxsize=1, **tls))
         self.bucket = bucket
         self.region = region
+
+    async def close(self) -> None:
+        await self._bodies.close()
 
     async def _run(self, op: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -142,15 +149,22 @@ class ObjectStore:
                 return days
         return None
 
-    async def put_stream(self, key: str, pieces: AsyncIterable[bytes]) -> StoredObject:
+    async def put_stream(self, key: str, pieces: AsyncIterable[bytes],
+                         size: int | None = None) -> StoredObject:
         """Upload pieces as one object, holding a few parts in memory.
 
-        Bodies under a part go up in one PUT; larger ones as a multipart upload whose parts
+        With its `size` known, and a store that takes unsigned payloads, the object streams
+        up in one PUT from the loop, holding no part at all (no object appears unless every
+        byte arrived). Otherwise bodies under a part go up in one PUT; larger ones as a
+        multipart upload whose parts
         are sent as they fill, up to PARTS_IN_FLIGHT uploading while the next fills. Each
         part is joined from its pieces once, the only copy. If `pieces` raises, a started
         upload is aborted, so no partial object ever appears. (minio's streaming put_object
         copies each part twice and uploads one at a time, hence its multipart primitives.)
         """
+        if size is not None and self._client.unsigned_payloads:
+            await self._bodies.put(key, size, pieces)
+            return StoredObject(key, size)
         client = self._client
         filling: list[bytes] = []
         filled = 0
@@ -206,35 +220,15 @@ class ObjectStore:
         return Part(number, etag)
 
     async def get_range(self, key: str, offset: int, length: int) -> bytes:
-        def read() -> bytes:
-            response = self._client.get_object(self.bucket, key, offset=offset, length=length)
-            try:
-                return bytes(response.read())
-            finally:
-                response.close()
-                response.release_conn()
-
-        data: bytes = await self._run("get", read)
+        """Up to `length` bytes from `offset` (fewer where the object ends first)."""
+        data: bytes = await asyncio.to_thread(self._bodies.get, key, offset, length)
         return data
 
     def open_read(self, key: str, offset: int, length: int,
                   window: int | None = None) -> ObjectReader:
         """A reader of [offset, offset+length), one ranged GET per `window` bytes (default
         READ_WINDOW); its reads block, so call them from a thread."""
-        return ObjectReader(self._client, self.bucket, key, offset, length,
-                            window or READ_WINDOW)
-
-    async def iter_range(self, key: str, offset: int, length: int,
-                         piece_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        """Yield [offset, offset+length) in pieces, never holding more than one piece."""
-        end = offset + length
-        while offset < end:
-            take = min(piece_size, end - offset)
-            piece = await self.get_range(key, offset, take)
-            if not piece:
-                raise ObjectStoreError("get failed: object shorter than expected")
-            yield piece
-            offset += len(piece)
+        return ObjectReader(self._bodies, key, offset, length, window or READ_WINDOW)
 
     async def size_of(self, key: str) -> int | None:
         try:
@@ -329,81 +323,6 @@ class ObjectStore:
             # Retrieved here, so that a probe every caller gave up on logs nothing.
             self._probing.add_done_callback(lambda f: f.cancelled() or f.exception())
         await asyncio.wait_for(asyncio.shield(self._probing), wait_seconds)
-
-
-class ObjectReader:
-    """Sequential reads of one byte range, each GET covering up to READ_WINDOW bytes.
-
-    Not async: its methods block, so callers run them in a worker thread (where decryption
-    can join them in the same hop). A window bounds how long one S3 response stays open
-    behind a slow client, and a deleted object fails at the next window at the latest. A
-    window cut short by a network error is resumed once from where it broke, so a paused
-    player whose idle connection the store dropped still gets the rest.
-    """
-
-    def __init__(self, client: Minio, bucket: str, key: str, offset: int, length: int,
-                 window: int) -> None:
-        self._client, self._bucket, self._key, self._window = client, bucket, key, window
-        self._offset, self._end = offset, offset + length
-        self._response: Any = None
-        self._window_end = offset
-
-    @property
-    def remaining(self) -> int:
-        return self._end - self._offset
-
-    def read(self, size: int) -> bytes:
-        """Exactly min(size, remaining) bytes; ObjectStoreError if the object ends early."""
-        size = min(size, self.remaining)
-        if size <= 0:
-            return b""
-        try:
-            return self._read(size, resume=True)
-        except S3Error as exc:
-            self.close()
-            raise ObjectStoreError(f"get failed: {exc.code}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self.close()
-            raise ObjectStoreError(f"get failed: {type(exc).__name__}") from exc
-
-    def _read(self, size: int, *, resume: bool) -> bytes:
-        pieces: list[bytes] = []
-        wanted = size
-        while wanted:
-            if self._response is None or self._offset >= self._window_end:
-                self._open()
-            take = min(wanted, self._window_end - self._offset)
-            try:
-                piece = self._response.read(take)
-            except (urllib3.exceptions.HTTPError, OSError):
-                if not resume:
-                    raise
-                resume = False
-                self.close()
-                continue
-            if not piece:
-                if not resume:
-                    raise ObjectStoreError("get failed: object shorter than expected")
-                resume = False
-                self.close()
-                continue
-            pieces.append(piece)
-            self._offset += len(piece)
-            wanted -= len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-    def _open(self) -> None:
-        self.close()
-        self._window_end = min(self._offset + self._window, self._end)
-        self._response = self._client.get_object(self._bucket, self._key, offset=self._offset,
-                                                 length=self._window_end - self._offset)
-
-    def close(self) -> None:
-        if self._response is not None:
-            response, self._response = self._response, None
-            if self._offset < self._window_end:
-                response.close()  # unread bytes: this connection cannot be reused
-            response.release_conn()
 
 
 def _is_loopback(host: str) -> bool:

@@ -75,8 +75,9 @@ async def open_services(settings: Settings, *, metrics: Metrics | None = None,
     keys = key_service_for(settings, custody)
     tokens = token_service_for_custody(settings, custody)
     pool = await create_pool(settings.database_url.get_secret_value(), max_size=pool_size)
+    store = object_store_for(settings)
     try:
-        yield Services(settings, pool, object_store_for(settings), keys, tokens,
-                       metrics or Metrics(), custody)
+        yield Services(settings, pool, store, keys, tokens, metrics or Metrics(), custody)
     finally:
+        await store.close()
         await pool.close()

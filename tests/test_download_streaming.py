@@ -108,8 +108,10 @@ async def test_another_customer_cannot_ride_on_a_cached_key(
 
 
 async def test_a_client_that_goes_away_stops_the_reading_thread(
-        services: Services, stored: Any) -> None:
+        services: Services, stored: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant, recording_id, body, _ = stored
+    monkeypatch.setattr(read, "PIECE_CHUNKS", 1)  # fifteen pieces: still reading after one
+    monkeypatch.setattr(read, "PREFETCH_DEPTH", 1)
     row, pair = await _opened(services, tenant, recording_id)
     pieces = decrypt_audio(services.store, row, pair, choose_slice(len(body), None))
     assert body.startswith(await anext(pieces))

@@ -13,7 +13,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 
-Step = Callable[[], "bytes | None"]
+Step = Callable[[], "bytearray | None"]
 
 
 class Prefetcher:
@@ -22,7 +22,7 @@ class Prefetcher:
     def __init__(self, first: Step, step: Step, *, depth: int,
                  on_exit: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[tuple[bytes | None, BaseException | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[bytearray | None, BaseException | None]] = asyncio.Queue()
         self._room = threading.Semaphore(depth)
         self._stopped = threading.Event()
         self._first, self._step, self._on_exit = first, step, on_exit
@@ -46,11 +46,11 @@ class Prefetcher:
         finally:
             self._on_exit()
 
-    def _hand_over(self, item: tuple[bytes | None, BaseException | None]) -> None:
+    def _hand_over(self, item: tuple[bytearray | None, BaseException | None]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-    async def next(self) -> bytes | None:
+    async def next(self) -> bytearray | None:
         piece, error = await self._queue.get()
         self._room.release()
         if error is not None:

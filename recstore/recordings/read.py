@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ import asyncpg
 
 from crypto import (
     HEADER_SIZE,
+    ChunkOpener,
+    CryptoError,
     CustomerKeyPair,
-    StreamDecryptor,
     open_data_key,
     open_field,
     plan_range,
@@ -34,7 +34,8 @@ from recstore.recordings.store import field_context
 MAX_PAGE = 200
 PIECE_CHUNKS = 8  # 512 KiB pieces: few thread hops per MiB, a few MiB of memory per stream
 GUARDED_PIECE_CHUNKS = 4  # 256 KiB: how far a staff download may run past a revocation
-PREFETCH_DEPTH = 2  # pieces read and decrypted ahead of the one being sent
+PREFETCH_DEPTH = 3  # pieces read and decrypted ahead of the one being sent
+INLINE_OPEN_BYTES = 2 * CIPHER_CHUNK_SIZE  # opened on the loop: a Range read's chunk or two
 
 OPERATIONAL_FIELDS = (
     "id", "kind", "provider", "provider_recording_id", "recorded_at", "received_at",
@@ -210,42 +211,44 @@ async def data_key_for(row: asyncpg.Record,
     return data_key
 
 
-class _Decrypting:
-    """The state of one decrypted read, advanced one piece per worker-thread hop.
+class _Pieces:
+    """The steps of one read for a Prefetcher thread: read a piece, open it, hand it over.
 
-    Each step reads whole ciphertext chunks, decrypts them and trims them to the requested
-    slice, off the event loop; libsodium releases the GIL, so this overlaps with the
-    loop's sends.
+    One thread per stream does both, reading straight into the piece's buffer and opening
+    it in place: with the GIL shared by every thread of the process, a thread for reading
+    and another for decrypting would spend more on handing pieces between them (and on
+    waiting for the GIL) than they gain, which measured slower (docs/BENCHMARKS.md).
     """
 
-    def __init__(self, reader: ObjectReader, piece_size: int, skip: int, length: int) -> None:
-        self.reader, self.piece_size = reader, piece_size
-        self.skip, self.remaining = skip, length
-        self.decryptor: StreamDecryptor | None = None
+    def __init__(self, reader: ObjectReader, opener: ChunkOpener, first_chunk: int,
+                 piece_size: int, first: bytearray | None = None) -> None:
+        self._reader, self._opener = reader, opener
+        self._index, self._piece_size, self._first = first_chunk, piece_size, first
 
-    def feed(self, data: bytes) -> bytes:
-        assert self.decryptor is not None
-        plain = self.decryptor.update(data)
-        if self.reader.remaining == 0:
-            self.decryptor.finalize()
+    def step(self) -> bytearray | None:
+        data, self._first = self._first, None
+        if data is None:
+            if not self._reader.remaining:
+                return None
+            data = self._reader.read(self._piece_size)
+        plaintext = self._opener.open(self._index, data)
+        self._index += -(-len(data) // CIPHER_CHUNK_SIZE)
+        return plaintext
+
+
+class _Trim:
+    """Cuts opened chunks to the requested bytes: `skip` from the start, `length` in all."""
+
+    def __init__(self, skip: int, length: int) -> None:
+        self.skip, self.remaining = skip, length
+
+    def __call__(self, plain: bytearray) -> bytearray:
         if self.skip:
             cut = min(self.skip, len(plain))
             plain, self.skip = plain[cut:], self.skip - cut
         out = plain[:self.remaining] if len(plain) > self.remaining else plain
         self.remaining -= len(out)
         return out
-
-    def step(self) -> bytes | None:
-        """The next piece of output, or None once the slice is complete."""
-        reader = self.reader
-        if reader.remaining == 0:
-            return None
-        # Chunk by chunk: a bytes object of exactly one chunk goes to libsodium uncopied.
-        plain = [self.feed(reader.read(CIPHER_CHUNK_SIZE))
-                 for _ in range(min(self.piece_size, reader.remaining) // CIPHER_CHUNK_SIZE)]
-        if reader.remaining and len(plain) * CIPHER_CHUNK_SIZE < self.piece_size:
-            plain.append(self.feed(reader.read(reader.remaining)))  # the short final chunk
-        return plain[0] if len(plain) == 1 else b"".join(plain)
 
 
 async def decrypt_audio(
@@ -256,19 +259,19 @@ async def decrypt_audio(
     *,
     data_key: bytes | None = None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[bytearray, None]:
     """Yield plaintext of `chosen`, touching only the chunks that cover it.
 
-    The chunks are read over one ranged GET per READ_WINDOW (the header joins the first
-    one, unless it starts mid-object, when it comes from OPENED or a GET in parallel), and
-    a thread of its own reads and decrypts up to PREFETCH_DEPTH pieces ahead of the caller.
+    The chunks stream over one ranged GET per READ_WINDOW (the header joins the first one,
+    unless it starts mid-object: then it comes from OPENED or a GET at the same time), and
+    up to PREFETCH_DEPTH pieces are read and decrypted ahead of the caller.
 
-    `still_allowed` is checked before each piece is yielded (so a prefetched piece is never
-    sent after access ended), and pieces are then 256 KiB: a revoked grant cuts a download
-    off within one piece. Forbidden is raised, because once headers are out only a cut
-    connection tells the client (a short body would leave it waiting for the promised
-    Content-Length). Authentication failures raise CryptoError: no unauthenticated byte is
-    ever yielded.
+    `still_allowed` is checked before each piece is yielded (so a piece read ahead is never
+    sent after access ended), and pieces are then 256 KiB, each its own GET, one ahead: a
+    revoked grant or an erased object cuts a download off within a piece or two. Forbidden
+    is raised, because once headers are out only a cut connection tells the client (a short
+    body would leave it waiting for the promised Content-Length). Authentication failures
+    raise CryptoError: no unauthenticated byte is ever yielded.
     """
     if chosen.length == 0:
         return
@@ -283,59 +286,41 @@ async def decrypt_audio(
     start = 0 if with_header else plan.cipher_start
     guarded = still_allowed is not None
     piece_size = (GUARDED_PIECE_CHUNKS if guarded else PIECE_CHUNKS) * CIPHER_CHUNK_SIZE
-    # A guarded (staff) stream reads each piece with a GET of its own, one piece ahead:
-    # an erased object stops it as promptly as a revoked grant does.
     reader = store.open_read(key, start, plan.cipher_end - start + 1,
                              window=piece_size if guarded else None)
-    depth = 1 if guarded else PREFETCH_DEPTH
-    state = _Decrypting(reader, piece_size, plan.skip, plan.length)
-
-    def decryptor(header: bytes) -> StreamDecryptor:
-        return StreamDecryptor(
-            data_key, header, customer_id=row["customer_id"], recording_id=row["id"],
-            plaintext_size=total, first_chunk=plan.first_chunk, last_chunk=plan.last_chunk)
-
-    def first_step() -> bytes | None:
-        nonlocal header
-        if with_header:
-            header = reader.read(HEADER_SIZE)
-        assert header is not None
-        state.decryptor = decryptor(header)
-        return state.step()
-
     prefetch: Prefetcher | None = None
     try:
-        if reader.remaining <= state.piece_size + HEADER_SIZE and (header or with_header):
-            piece = await asyncio.to_thread(first_step)  # one piece: no thread of its own
-            if reader.remaining:
-                rest = await asyncio.to_thread(state.step)
-                piece = (piece or b"") + (rest or b"")
-        elif header is not None or with_header:
-            prefetch = Prefetcher(first_step, state.step, depth=depth,
+        first: bytearray | None = None
+        if with_header:
+            header = bytes(await asyncio.to_thread(reader.read, HEADER_SIZE))
+        elif header is None:  # a Range that starts mid-object: both GETs at once
+            header, first = await asyncio.gather(
+                store.get_range(key, 0, HEADER_SIZE), asyncio.to_thread(reader.read, piece_size))
+        assert header is not None
+        opener = ChunkOpener(data_key, header, customer_id=row["customer_id"],
+                             recording_id=row["id"], plaintext_size=total)
+        pieces = _Pieces(reader, opener, plan.first_chunk, piece_size, first)
+        if reader.remaining <= INLINE_OPEN_BYTES:  # a Range read: no thread of its own
+            piece = pieces.step() if first is not None and len(first) <= INLINE_OPEN_BYTES \
+                else await asyncio.to_thread(pieces.step)
+            rest = await asyncio.to_thread(pieces.step) if reader.remaining else None
+            piece = piece if rest is None or piece is None else piece + rest
+        else:
+            prefetch = Prefetcher(pieces.step, pieces.step, depth=1 if guarded else PREFETCH_DEPTH,
                                   on_exit=reader.close)
             piece = await prefetch.next()
-        else:  # a Range that starts mid-object, header not cached: both GETs at once
-            reading = asyncio.ensure_future(asyncio.to_thread(reader.read, state.piece_size))
-            try:
-                header = await store.get_range(key, 0, HEADER_SIZE)
-            finally:
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait([reading])
-            data = reading.result()
-            state.decryptor = decryptor(header)
-            piece = (state.feed(data) if len(data) <= 2 * CIPHER_CHUNK_SIZE  # hop costs more
-                     else await asyncio.to_thread(state.feed, data))
-            if reader.remaining:
-                prefetch = Prefetcher(state.step, state.step, depth=depth,
-                                      on_exit=reader.close)
-        OPENED.put(row, data_key, header)
+        OPENED.put(row, data_key, header)  # only once a chunk authenticated under it
+        trim = _Trim(plan.skip, plan.length)
         while piece is not None:
-            # Checked before each piece leaves, however far ahead the reading thread is.
+            # Checked before each piece leaves, however far ahead the reading is.
             if still_allowed is not None and not await still_allowed():
                 raise Forbidden("access ended during the download")
-            if piece:
-                yield piece
+            out = trim(piece)
+            if out:
+                yield out
             piece = await prefetch.next() if prefetch is not None else None
+        if trim.remaining:
+            raise CryptoError()  # the object ended before the range did
     finally:
         if prefetch is not None:
             prefetch.stop()  # the thread closes the reader when it stops

@@ -21,6 +21,7 @@ import asyncpg
 from crypto import (
     StreamEncryptor,
     blind_index,
+    ciphertext_size,
     epoch_of,
     new_data_key,
     normalize_phone,
@@ -109,7 +110,11 @@ class _Encrypting:
         self.sha256 = hashlib.sha256()
         self.size = 0
 
-    async def pieces(self, head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async def pieces(self, head: bytes, rest: AsyncIterator[bytes],
+                     before_final: Callable[[bytes], Awaitable[None]] | None = None
+                     ) -> AsyncIterator[bytes]:
+        """Object pieces; the final chunk waits for `before_final` (given the body's SHA-256):
+        if that raises, the upload is cut before its end and no object ever appears."""
         yield self.encryptor.header
         batch, batched = [head], len(head)
         self._count(len(head))
@@ -133,6 +138,8 @@ class _Encrypting:
             if pending is not None:  # the thread cannot be cancelled; let it finish first
                 with contextlib.suppress(BaseException):
                     await pending
+        if before_final is not None:
+            await before_final(self.sha256.digest())
         yield self.encryptor.finalize()
 
     def _count(self, size: int) -> None:
@@ -182,10 +189,12 @@ async def store_recording(
     *,
     max_bytes: int,
     before_commit: Callable[[bytes], Awaitable[None]] | None = None,
+    size: int | None = None,
 ) -> StoredRecording:
-    """`before_commit` gets the body's SHA-256 once the whole body has been read and stored,
-    before the audio is probed and before the row exists (the upload webhook checks the
-    signed digest there); if it or the probe fails, nothing stays."""
+    """`before_commit` gets the body's SHA-256 once the whole body has been read, before its
+    last bytes reach the store and before the row exists (the upload webhook checks the
+    signed digest there); if it or the probe fails, nothing stays. `size`, the body's
+    declared length, lets the object stream up in one PUT (ObjectStore.put_stream)."""
     existing = await existing_recording(pool, incoming)
     if existing is not None:
         return StoredRecording(existing, created=False)
@@ -210,13 +219,14 @@ async def store_recording(
     key = object_key_for(incoming.customer_id, recording_id)
     await pool.execute("INSERT INTO pending_uploads (object_key, customer_id) VALUES ($1, $2)",
                        key, incoming.customer_id)
+    # The head is probed while the rest streams up. Every sender has proven itself before
+    # this (a signed upload by the HMAC over its headers, a fetch by the provider's TLS).
+    probing = asyncio.ensure_future(probe(head))
     try:
-        await store.put_stream(key, encrypting.pieces(head, body))
-        if before_commit is not None:
-            await before_commit(encrypting.sha256.digest())
-        # Probed only now: ffprobe never parses bytes whose sender has not proven itself.
+        await store.put_stream(key, encrypting.pieces(head, body, before_commit),
+                               size=None if size is None else ciphertext_size(size))
         try:
-            info: AudioInfo = await probe(head)
+            info: AudioInfo = await probing
         except NotAudio as exc:
             raise Invalid(f"the body is not audio recstore accepts: {exc}") from exc
         async with pool.acquire() as conn, conn.transaction():
@@ -255,6 +265,10 @@ async def store_recording(
             raise
         return StoredRecording(winner, created=False)
     except BaseException:
+        if not probing.done():
+            probing.cancel()
+        with contextlib.suppress(BaseException):
+            await probing  # retrieved: a probe of a failed upload logs nothing
         await discard(pool, store, key)
         raise
     log.info("recording stored", extra={"recording_id": str(recording_id),

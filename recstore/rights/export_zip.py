@@ -31,7 +31,7 @@ class _Sink:
         pass
 
     def take(self) -> bytes:
-        out = b"".join(self._pieces)
+        out = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
         self._pieces.clear()
         return out
 
@@ -59,7 +59,7 @@ class Member:
         self.size = 0
         self.sha256 = hashlib.sha256()
 
-    def write(self, data: bytes) -> bytes:
+    def write(self, data: bytes | bytearray) -> bytes:
         """Add data; returns the archive bytes ready to send."""
         self.size += len(data)
         self.sha256.update(data)
