@@ -25,12 +25,14 @@ from recstore.recordings.caller_index import caller_search_indexes
 from recstore.recordings.read import (
     AudioSlice,
     KeyPairCache,
+    ReadAhead,
     choose_slice,
     customer_view,
     data_key_for,
     decrypt_audio,
     list_page,
 )
+from recstore.recordings.store import object_key_for
 from recstore.rights.erasure import erase_recording, live_row
 from recstore.services import Services
 
@@ -79,12 +81,19 @@ async def send_customer_audio(request: web.Request, *, download: bool = False
     recording_id = path_uuid(request, "id")
     customer_id = who.customer_id
     assert customer_id is not None
-    async with svc.pool.acquire() as conn:
-        row = await live_row(conn, customer_id, recording_id)
-        chosen = choose_slice(int(row["size_bytes"]), requested_range(request))
-        data_key = await data_key_for(
-            row, lambda: svc.keys.keypair(conn, customer_id, row["epoch"]),
-            epoch_alive=lambda: svc.keys.epochs.get(row["epoch"]) is not None)
+    http_range = requested_range(request)
+    ahead = ReadAhead.for_range(svc.store, object_key_for(customer_id, recording_id), http_range)
+    try:
+        async with svc.pool.acquire() as conn:
+            row = await live_row(conn, customer_id, recording_id)
+            chosen = choose_slice(int(row["size_bytes"]), http_range)
+            data_key = await data_key_for(
+                row, lambda: svc.keys.keypair(conn, customer_id, row["epoch"]),
+                epoch_alive=lambda: svc.keys.epochs.get(row["epoch"]) is not None)
+    except BaseException:
+        if ahead is not None:
+            await ahead.drop()
+        raise
 
     async def audited() -> None:
         async with svc.pool.acquire() as conn:
@@ -98,7 +107,7 @@ async def send_customer_audio(request: web.Request, *, download: bool = False
     entry = asyncio.ensure_future(audited())
     try:
         return await stream_audio(request, svc, row, None, chosen, data_key=data_key,
-                                  access_entry=entry, filename=filename)
+                                  access_entry=entry, filename=filename, ahead=ahead)
     except ObjectStoreError:
         async with svc.pool.acquire() as conn:  # deleted meanwhile: 404, not an outage
             await live_row(conn, customer_id, recording_id)
@@ -143,6 +152,7 @@ async def stream_audio(
     data_key: bytes | None = None,
     access_entry: asyncio.Future[None] | None = None,
     filename: str | None = None,
+    ahead: ReadAhead | None = None,
 ) -> web.StreamResponse:
     """`access_entry` (the access-log entry being written) is awaited before the end of the
     body: no response completes without it."""
@@ -157,7 +167,7 @@ async def stream_audio(
     if chosen.partial:
         response.headers["Content-Range"] = f"bytes {chosen.start}-{chosen.end}/{chosen.total}"
     pieces = decrypt_audio(svc.store, row, pair, chosen, data_key=data_key,
-                           still_allowed=still_allowed)
+                           still_allowed=still_allowed, ahead=ahead)
     try:
         first = await anext(pieces, b"")  # fail before the status line if the object is broken
         await response.prepare(request)
@@ -172,6 +182,8 @@ async def stream_audio(
         await response.write_eof()
     finally:
         await pieces.aclose()  # a client that went away: stop reading the store now
+        if ahead is not None:
+            await ahead.drop()  # unused (another range, an empty one): retrieved unread
         if access_entry is not None and not access_entry.done():
             with contextlib.suppress(BaseException):
                 await access_entry  # written even when the transfer failed, as before

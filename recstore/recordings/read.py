@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ from crypto import (
     open_field,
     plan_range,
 )
-from crypto.stream_format import CIPHER_CHUNK_SIZE
+from crypto.stream_format import CHUNK_SIZE, CIPHER_CHUNK_SIZE
 from recstore.db import Connection
 from recstore.errors import Forbidden, Invalid, NotFound, RangeNotSatisfiable
 from recstore.keys import KeyService
-from recstore.object_store import ObjectReader, ObjectStore
+from recstore.object_store import ObjectReader, ObjectStore, ObjectStoreError
 from recstore.recordings.opened import OPENED
 from recstore.recordings.prefetch import Prefetcher
 from recstore.recordings.store import field_context
@@ -251,6 +252,48 @@ class _Trim:
         return out
 
 
+class ReadAhead:
+    """The ciphertext a short Range needs, fetched while the request's row is looked up.
+
+    A bounded Range names its chunks, so their bytes are known before the row is: the GET
+    starts at once, under the key this customer's recording would have, and its bytes are
+    used only after the row was found live for this customer, at that same key (and then
+    only once authenticated, as any other chunk). Otherwise they are dropped unread.
+    """
+
+    def __init__(self, store: ObjectStore, key: str, start: int, end: int) -> None:
+        self.key, self.start, self.end = key, start, end
+        self._bytes = asyncio.ensure_future(store.get_range(key, start, end - start + 1))
+
+    @classmethod
+    def for_range(cls, store: ObjectStore, key: str,
+                  http_range: slice | None) -> ReadAhead | None:
+        start = http_range.start if http_range is not None else None
+        stop = http_range.stop if http_range is not None else None
+        if start is None or stop is None or not 0 <= start < stop:
+            return None
+        first, last = start // CHUNK_SIZE, (stop - 1) // CHUNK_SIZE
+        if last - first >= 2:
+            return None  # not a player's small read: the streaming path serves it
+        return cls(store, key, HEADER_SIZE + first * CIPHER_CHUNK_SIZE,
+                   HEADER_SIZE + (last + 1) * CIPHER_CHUNK_SIZE - 1)
+
+    def covers(self, key: str, start: int, end: int) -> bool:
+        return key == self.key and start == self.start and end <= self.end
+
+    async def take(self, length: int) -> bytes:
+        data = await self._bytes
+        if len(data) < length:
+            raise ObjectStoreError("get failed: object shorter than expected")
+        return data[:length]
+
+    async def drop(self) -> None:
+        if not self._bytes.done():
+            self._bytes.cancel()
+        with contextlib.suppress(BaseException):
+            await self._bytes
+
+
 async def decrypt_audio(
     store: ObjectStore,
     row: asyncpg.Record,
@@ -259,6 +302,7 @@ async def decrypt_audio(
     *,
     data_key: bytes | None = None,
     still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    ahead: ReadAhead | None = None,
 ) -> AsyncGenerator[bytearray, None]:
     """Yield plaintext of `chosen`, touching only the chunks that cover it.
 
@@ -271,7 +315,8 @@ async def decrypt_audio(
     revoked grant or an erased object cuts a download off within a piece or two. Forbidden
     is raised, because once headers are out only a cut connection tells the client (a short
     body would leave it waiting for the promised Content-Length). Authentication failures
-    raise CryptoError: no unauthenticated byte is ever yielded.
+    raise CryptoError: no unauthenticated byte is ever yielded. `ahead` may hold the bytes
+    of the chunks already (ReadAhead): then no GET of them is made here.
     """
     if chosen.length == 0:
         return
@@ -286,12 +331,26 @@ async def decrypt_audio(
     start = 0 if with_header else plan.cipher_start
     guarded = still_allowed is not None
     piece_size = (GUARDED_PIECE_CHUNKS if guarded else PIECE_CHUNKS) * CIPHER_CHUNK_SIZE
-    reader = store.open_read(key, start, plan.cipher_end - start + 1,
-                             window=piece_size if guarded else None)
+    if ahead is not None and not guarded and ahead.covers(key, plan.cipher_start,
+                                                          plan.cipher_end):
+        with_header, start = False, plan.cipher_start
+        reader = store.open_read(key, plan.cipher_end + 1, 0)  # every byte is in `ahead`
+    else:
+        ahead = None
+        reader = store.open_read(key, start, plan.cipher_end - start + 1,
+                                 window=piece_size if guarded else None)
     prefetch: Prefetcher | None = None
     try:
         first: bytearray | None = None
-        if with_header:
+        length = plan.cipher_end - start + 1
+        if ahead is not None:
+            if header is None:
+                header, data = await asyncio.gather(store.get_range(key, 0, HEADER_SIZE),
+                                                    ahead.take(length))
+            else:
+                data = await ahead.take(length)
+            first = bytearray(data)
+        elif with_header:
             header = bytes(await asyncio.to_thread(reader.read, HEADER_SIZE))
         elif header is None:  # a Range that starts mid-object: both GETs at once
             header, first = await asyncio.gather(
