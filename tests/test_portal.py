@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -410,3 +411,14 @@ async def test_every_main_page_has_a_plain_text_title(client: Any, services: Ser
         title = re.search(r"<title>(.*?)</title>", html, re.S)
         assert title is not None, path
         assert "<" not in title.group(1) and title.group(1).endswith(" · recstore"), (path, title)
+
+
+async def test_static_files_come_from_memory_with_etags(client: Any) -> None:
+    css = await client.get("/static/portal.css")
+    assert css.status == 200 and css.content_type == "text/css"
+    body = await css.read()
+    assert body == (Path(__file__).parents[1] / "api/portal/static/portal.css").read_bytes()
+    again = await client.get("/static/portal.css", headers={"If-None-Match": css.headers["ETag"]})
+    assert again.status == 304 and not await again.read()
+    for missing in ("/static/nope.css", "/static/..%2Fsetup.py", "/static/"):
+        assert (await client.get(missing)).status == 404

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from api.portal import static_files
 from api.portal.forms import DISPLAY_ZONE
 from api.portal.guard import portal_view
 from api.portal.routes import PortalRoute
@@ -46,4 +47,5 @@ def install(app: web.Application, routes: list[PortalRoute]) -> None:
         app.router.add_route(route.method, route.path,
                              portal_view(route.roles, route.handler, html_errors=route.html_errors),
                              name=route.name)
-    app.router.add_static("/static/", HERE / "static", name=STATIC_NAME)
+    app.router.add_get("/static/{name}", static_files.handler(static_files.load(HERE / "static")),
+                       name=STATIC_NAME)
