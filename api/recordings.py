@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 import asyncpg
 from aiohttp import web
@@ -13,11 +14,12 @@ from aiohttp import web
 from api.cutoff import cut_off_when_denied
 from api.models import Recording, RecordingListQuery, RecordingPage
 from api.parsing import parse_query, path_uuid
-from api.security import customer_of
+from api.security import CUSTOMER_ROLES, customer_of, starts_early
 from crypto import CustomerKeyPair, normalize_phone
 from recstore import audit
 from recstore.accounts.customers import customer_row
 from recstore.appkeys import services_key, streaming_started_key
+from recstore.auth.tokens import Claims
 from recstore.errors import Invalid
 from recstore.object_store import ObjectStoreError
 from recstore.recordings.audio import extension_for
@@ -70,6 +72,27 @@ async def get_recording(request: web.Request) -> web.Response:
     return web.json_response(Recording.model_validate(view).model_dump(mode="json"))
 
 
+_read_ahead_key = web.RequestKey("read_ahead", ReadAhead)
+
+
+def _read_ahead(request: web.Request, claims: Claims) -> Callable[[], Awaitable[None]] | None:
+    """A short Range's chunks, fetched while the token's user and the row are checked."""
+    if claims.customer_id is None or claims.role not in CUSTOMER_ROLES:
+        return None
+    try:
+        recording_id = UUID(request.match_info["id"])
+    except ValueError:
+        return None
+    ahead = ReadAhead.for_range(request.app[services_key].store,
+                                object_key_for(claims.customer_id, recording_id),
+                                requested_range(request))
+    if ahead is None:
+        return None
+    request[_read_ahead_key] = ahead
+    return ahead.drop
+
+
+@starts_early(_read_ahead)
 async def get_audio(request: web.Request) -> web.StreamResponse:
     return await send_customer_audio(request)
 
@@ -82,7 +105,8 @@ async def send_customer_audio(request: web.Request, *, download: bool = False
     customer_id = who.customer_id
     assert customer_id is not None
     http_range = requested_range(request)
-    ahead = ReadAhead.for_range(svc.store, object_key_for(customer_id, recording_id), http_range)
+    ahead = request.get(_read_ahead_key) or ReadAhead.for_range(
+        svc.store, object_key_for(customer_id, recording_id), http_range)
     try:
         async with svc.pool.acquire() as conn:
             row = await live_row(conn, customer_id, recording_id)

@@ -134,3 +134,27 @@ def test_the_opened_cache_is_bounded_and_expires(monkeypatch: pytest.MonkeyPatch
     assert cache.get({**rows[2], "sealed_data_key": b""}) is None  # type: ignore[arg-type]
     now[0] += 10.5
     assert cache.get(rows[2]) is None and cache.get(rows[1]) is None
+
+
+async def test_a_range_read_ahead_is_dropped_for_a_revoked_token_and_another_customer(
+        client: Any, services: Services, stored: Any) -> None:
+    """The chunks of a short Range are fetched before the token's user is checked: a
+    withdrawn token or another customer's id still gets nothing but its refusal."""
+    tenant, recording_id, body, token = stored
+    url = f"/api/v1/recordings/{recording_id}/audio"
+    spec = {"Range": "bytes=70000-70999"}
+    ok = await client.get(url, headers={**bearer(token), **spec})
+    assert ok.status == 206 and await ok.read() == body[70000:71000]
+    other = await make_tenant(services, name="Other AB")
+    other_token = await login(client, other.user_email)
+    assert (await client.get(url, headers={**bearer(other_token), **spec})).status == 404
+    await services.pool.execute("UPDATE users SET disabled_at = now() WHERE id = $1",
+                                tenant.user_id)
+    refused = await client.get(url, headers={**bearer(token), **spec})
+    assert refused.status == 401
+    assert not _reads_pending()
+
+
+def _reads_pending() -> list[Any]:
+    import asyncio
+    return [t for t in asyncio.all_tasks() if "get_range" in repr(t.get_coro()) and not t.done()]
