@@ -97,38 +97,12 @@ async def test_64_mib_upload_peaks_far_below_its_size(client: Any, services: Ser
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       lag: bool, max_parts: int) -> None:
     tenant = await make_tenant(services)
-    head = wav(1.0)
     total = 64 * MIB
-    filler = bytes(MIB)  # silence appended to a valid WAV: ffprobe only needs the head
-
-    def body_pieces() -> Iterator[bytes]:
-        yield head
-        size = len(head)
-        while size < total:
-            take = min(MIB, total - size)
-            yield filler if take == MIB else filler[:take]
-            size += take
-
-    # The signature needs the body's digest; compute it before measuring.
-    digest = hashlib.sha256()
-    for piece in body_pieces():
-        digest.update(piece)
     headers = upload_headers(tenant.webhook_secret, tenant.customer_id, b"",
-                             body_sha256=digest.hexdigest())
-
-    async def stream() -> AsyncIterator[bytes]:
-        for piece in body_pieces():
-            yield piece
-
+                             body_sha256=_digest(total))
     order = PartOrder(lag)
     order.install(monkeypatch, services.store)
-    tracemalloc.start()
-    try:
-        response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=stream(),
-                                     headers=headers)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    response, peak = await _traced_upload(client, tenant.customer_id, headers, total)
     assert response.status == 201, await response.text()
     stored = await services.pool.fetchval("SELECT size_bytes FROM recordings")
     assert stored >= total
@@ -146,23 +120,10 @@ async def test_a_sized_64_mib_upload_streams_in_one_put_holding_no_part(
     from recstore import object_http
 
     tenant = await make_tenant(services)
-    head, total = wav(1.0), 64 * MIB
-    filler = bytes(MIB)
-    digest = hashlib.sha256(head)
-    for _ in range((total - len(head)) // MIB):
-        digest.update(filler)
-    rest = (total - len(head)) % MIB
-    digest.update(filler[:rest])
+    total = 64 * MIB
     headers = upload_headers(tenant.webhook_secret, tenant.customer_id, b"",
-                             body_sha256=digest.hexdigest())
+                             body_sha256=_digest(total))
     headers["Content-Length"] = str(total)
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield head
-        for _ in range((total - len(head)) // MIB):
-            yield filler
-        yield filler[:rest]
-
     puts: list[int] = []
     real_put = object_http.ObjectHTTP.put
 
@@ -171,14 +132,43 @@ async def test_a_sized_64_mib_upload_streams_in_one_put_holding_no_part(
         await real_put(self, key, size, pieces)
 
     monkeypatch.setattr(object_http.ObjectHTTP, "put", counted_put)
-    tracemalloc.start()
-    try:
-        response = await client.post(f"/webhooks/upload/{tenant.customer_id}", data=stream(),
-                                     headers=headers)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    response, peak = await _traced_upload(client, tenant.customer_id, headers, total)
     assert response.status == 201, await response.text()
     assert puts == [ciphertext_size(total)]
     assert await services.pool.fetchval("SELECT size_bytes FROM recordings") == total
     assert peak < 12 * MIB < 3 * PART_SIZE, f"peak {peak / MIB:.1f} MiB"
+
+
+def _body_pieces(total: int) -> Iterator[bytes]:
+    """A valid WAV head, then 1 MiB pieces of silence: ffprobe only needs the head."""
+    head, filler = wav(1.0), bytes(MIB)
+    yield head
+    size = len(head)
+    while size < total:
+        take = min(MIB, total - size)
+        yield filler if take == MIB else filler[:take]
+        size += take
+
+
+def _digest(total: int) -> str:
+    digest = hashlib.sha256()  # computed before measuring: the signature needs it
+    for piece in _body_pieces(total):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+async def _traced_upload(client: Any, customer_id: Any, headers: dict[str, str],
+                         total: int) -> tuple[Any, int]:
+    """The upload's response and the peak of traced memory while it ran."""
+    async def stream() -> AsyncIterator[bytes]:
+        for piece in _body_pieces(total):
+            yield piece
+
+    tracemalloc.start()
+    try:
+        response = await client.post(f"/webhooks/upload/{customer_id}", data=stream(),
+                                     headers=headers)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, peak
