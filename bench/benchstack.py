@@ -82,11 +82,9 @@ def serve_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
     return env
 
 
-async def serve(settings: Settings, port: int, *args: str,
-                **extra: str) -> asyncio.subprocess.Process:
-    """`recstore serve` as a separate process, once /healthz answers."""
-    process = await asyncio.create_subprocess_exec(str(ROOT / ".venv/bin/recstore"), "serve",
-                                                   *args, env=serve_env(settings, port, **extra))
+async def until_healthy(process: asyncio.subprocess.Process, port: int, what: str
+                        ) -> asyncio.subprocess.Process:
+    """`process` once http://127.0.0.1:`port`/healthz answers 200 (30 s at most)."""
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
             try:
@@ -95,4 +93,14 @@ async def serve(settings: Settings, port: int, *args: str,
                         return process
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
-    raise RuntimeError("recstore serve did not come up")
+    process.terminate()
+    await process.wait()
+    raise RuntimeError(f"{what} did not come up")
+
+
+async def serve(settings: Settings, port: int, *args: str,
+                **extra: str) -> asyncio.subprocess.Process:
+    """`recstore serve` as a separate process, once /healthz answers."""
+    process = await asyncio.create_subprocess_exec(str(ROOT / ".venv/bin/recstore"), "serve",
+                                                   *args, env=serve_env(settings, port, **extra))
+    return await until_healthy(process, port, "recstore serve")

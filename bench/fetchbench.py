@@ -17,10 +17,9 @@ from email.utils import format_datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
-import aiohttp
 import asyncpg
 from aiohttp import web
-from benchstack import ROOT, serve_env
+from benchstack import ROOT, serve_env, until_healthy
 
 from ingest.twilio import compute_signature
 from recstore.settings import Settings
@@ -86,17 +85,7 @@ async def start_worker(settings: Settings, metrics_port: int) -> asyncio.subproc
                     RECSTORE_INGEST_POLL_SECONDS="0.2")  # idle poll: a run starts within 0.2 s
     process = await asyncio.create_subprocess_exec(
         str(ROOT / ".venv/bin/recstore"), "worker", "--role", "fetch", env=env)
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            try:
-                async with http.get(f"http://127.0.0.1:{metrics_port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    process.terminate()
-    await process.wait()
-    raise RuntimeError("recstore worker did not come up")
+    return await until_healthy(process, metrics_port, "recstore worker")
 
 
 async def stop(processes: list[asyncio.subprocess.Process]) -> None:
