@@ -31,7 +31,6 @@ from yarl import URL
 SIGNED_FOR = timedelta(minutes=5)  # only ever used at once, by this process
 OPEN_ATTEMPTS = 3
 RETRY_STATUS = frozenset({500, 502, 503, 504})
-READ_BUFFER = 1 << 20  # bytes the loop may take from the store ahead of the reader
 
 
 class ObjectStoreError(Exception):
@@ -47,7 +46,8 @@ def _code_of(body: bytes) -> str | None:
 
 
 class ObjectHTTP:
-    """One aiohttp session per event loop for object bodies of one bucket."""
+    """Object bodies of one bucket: blocking GETs over a pool of http.client connections,
+    streaming PUTs over one aiohttp session per event loop."""
 
     def __init__(self, client: Minio, bucket: str, *, ssl_context: ssl.SSLContext | None,
                  read_timeout: float = 60.0) -> None:
@@ -63,8 +63,8 @@ class ObjectHTTP:
         if self._session is None or self._session.closed or self._loop is not loop:
             connector = aiohttp.TCPConnector(limit=64, ssl=self._ssl if self._ssl else False)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, read_bufsize=READ_BUFFER,
-                auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
+                connector=connector, timeout=self._timeout, auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"))
             self._loop = loop
         return self._session
 
@@ -75,9 +75,9 @@ class ObjectHTTP:
                 await self._session.close()
         self._session = None
 
-    def _url(self, method: str, key: str) -> URL:
-        url = self._client.get_presigned_url(method, self._bucket, key, expires=SIGNED_FOR)
-        return URL(url, encoded=True)  # re-quoting would break the signature
+    def _presigned(self, method: str, key: str) -> str:
+        url: str = self._client.get_presigned_url(method, self._bucket, key, expires=SIGNED_FOR)
+        return url
 
     def open_get(self, key: str, offset: int, length: int
                  ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
@@ -87,8 +87,7 @@ class ObjectHTTP:
         for attempt in range(OPEN_ATTEMPTS):
             connection = self.pool.take()
             try:
-                url = urlsplit(self._client.get_presigned_url("GET", self._bucket, key,
-                                                              expires=SIGNED_FOR))
+                url = urlsplit(self._presigned("GET", key))
                 connection.request("GET", f"{url.path}?{url.query}",
                                    headers={**headers, "Host": url.netloc})
                 response = connection.getresponse()
@@ -140,7 +139,8 @@ class ObjectHTTP:
 
         headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
         try:
-            async with self._session_here().put(self._url("PUT", key), data=counted(),
+            url = URL(self._presigned("PUT", key), encoded=True)  # re-quoting breaks signatures
+            async with self._session_here().put(url, data=counted(),
                                                 headers=headers) as response:
                 if response.status != 200:
                     body = await response.read()
@@ -202,13 +202,10 @@ class ObjectReader:
         return self._end - self._offset
 
     def read(self, size: int) -> bytearray:
-        """Exactly min(size, remaining) bytes; ObjectStoreError if the object ends early."""
+        """Exactly min(size, remaining) bytes, read straight into the buffer returned;
+        ObjectStoreError if the object ends early."""
         data = bytearray(min(size, self.remaining))
-        self.read_into(memoryview(data))
-        return data
-
-    def read_into(self, view: memoryview) -> None:
-        """Fill `view` (at most `remaining` bytes long) with the next bytes of the range."""
+        view = memoryview(data)
         filled, resume = 0, True
         try:
             while filled < len(view):
@@ -231,6 +228,7 @@ class ObjectReader:
         except BaseException:
             self.close()
             raise
+        return data
 
     def _open(self) -> None:
         self.close()

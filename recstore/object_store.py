@@ -1,8 +1,9 @@
 """The S3/MinIO object store, behind a small async interface.
 
-The minio client is synchronous, so its calls run in worker threads. Object bodies move
-on the event loop instead (recstore/object_http.py): GETs always, PUTs of a known size
-where the payload need not be hashed; the rest goes up as minio multipart uploads.
+The minio client is synchronous, so its calls run in worker threads. Object bodies bypass
+it (recstore/object_http.py): GETs always, read into the caller's buffers, and PUTs of a
+known size where the payload need not be hashed, streamed from the loop; the rest goes up
+as minio multipart uploads.
 """
 
 from __future__ import annotations
@@ -156,8 +157,8 @@ class ObjectStore:
         With its `size` known, and a store that takes unsigned payloads, the object streams
         up in one PUT from the loop, holding no part at all (no object appears unless every
         byte arrived). Otherwise bodies under a part go up in one PUT; larger ones as a
-        multipart upload whose parts
-        are sent as they fill, up to PARTS_IN_FLIGHT uploading while the next fills. Each
+        multipart upload whose parts are sent as they fill, up to PARTS_IN_FLIGHT
+        uploading while the next fills. Each
         part is joined from its pieces once, the only copy. If `pieces` raises, a started
         upload is aborted, so no partial object ever appears. (minio's streaming put_object
         copies each part twice and uploads one at a time, hence its multipart primitives.)
