@@ -32,7 +32,7 @@ import aiohttp
 import psutil
 from benchstack import METRICS_HEADERS, bench_settings, free_port, serve, silent_wav, wav_header
 
-from ingest.upload_signature import sign
+from ingest.upload_signature import signed_headers
 from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
 from recstore.devstack.stack import EmbeddedStack
@@ -174,11 +174,9 @@ async def run(rounds: int, big: int) -> dict[str, Any]:
 async def signed_upload(client: Client, customer_id: UUID, secret: str, size: int,
                         digest: str, n: int) -> float:
     # With its length declared, as curl and the providers' own clients send it.
-    headers = {"Content-Type": "audio/wav", "Idempotency-Key": f"bench-upload-{size}-{n}",
-               "Content-Length": str(size)}
-    ts = int(time.time())
-    headers.update({"X-Recstore-Timestamp": str(ts), "X-Recstore-Content-SHA256": digest,
-                    "X-Recstore-Signature": sign(secret, ts, customer_id, digest, headers)})
+    headers = signed_headers(secret, customer_id, body_sha256=digest, timestamp=int(time.time()),
+                             headers={"Content-Type": "audio/wav", "Content-Length": str(size),
+                                      "Idempotency-Key": f"bench-upload-{size}-{n}"})
     started = time.perf_counter()
     async with client.http.post(f"{client.base}/webhooks/upload/{customer_id}",
                                 data=silent_wav(size), headers=headers) as response:

@@ -47,7 +47,7 @@ import psutil
 from benchstack import bench_settings, free_port, serve, wav_header
 
 from ingest.twilio import compute_signature
-from ingest.upload_signature import sign
+from ingest.upload_signature import signed_headers
 from recstore.accounts.customers import create_customer
 from recstore.accounts.providers import set_provider
 from recstore.bootstrap import prepare_storage
@@ -109,11 +109,10 @@ async def uploads(http: aiohttp.ClientSession, bases: list[str], customer_id: UU
 
     async def sender() -> None:
         for n in queue:
-            headers = {"Content-Type": "audio/wav", "Idempotency-Key": f"{tag}-{n}"}
-            ts = int(time.time())
-            headers.update({"X-Recstore-Timestamp": str(ts), "X-Recstore-Content-SHA256": DIGEST,
-                            "X-Recstore-Signature": sign(secret, ts, customer_id, DIGEST,
-                                                         headers)})
+            headers = signed_headers(secret, customer_id, body_sha256=DIGEST,
+                                     timestamp=int(time.time()),
+                                     headers={"Content-Type": "audio/wav",
+                                              "Idempotency-Key": f"{tag}-{n}"})
             base = bases[n % len(bases)]
             try:
                 async with http.post(f"{base}/webhooks/upload/{customer_id}", data=VOICEMAIL,

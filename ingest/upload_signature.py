@@ -58,13 +58,13 @@ def sign(secret: str, timestamp: int, customer_id: UUID, body_sha256: str,
     return "v2=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signed_headers(secret: str, customer_id: UUID, body: bytes, *, timestamp: int,
+def signed_headers(secret: str, customer_id: UUID, *, body_sha256: str, timestamp: int,
                    headers: Mapping[str, str]) -> dict[str, str]:
-    """`headers` plus the three signature headers: what a sender (CLI, tests) posts."""
-    digest = hashlib.sha256(body).hexdigest()
+    """`headers` plus the three signature headers: what a sender (CLI, tests, benches)
+    posts. `body_sha256` is the hex digest, so a streamed body need not be held."""
     return {**headers, "X-Recstore-Timestamp": str(timestamp),
-            "X-Recstore-Content-SHA256": digest,
-            "X-Recstore-Signature": sign(secret, timestamp, customer_id, digest, headers)}
+            "X-Recstore-Content-SHA256": body_sha256,
+            "X-Recstore-Signature": sign(secret, timestamp, customer_id, body_sha256, headers)}
 
 
 @dataclass(frozen=True)

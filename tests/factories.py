@@ -11,7 +11,7 @@ from uuid import UUID
 
 import ingest.receive
 import ingest.upload
-from ingest.upload_signature import sign
+from ingest.upload_signature import signed_headers
 from recstore.accounts.customers import create_customer, create_staff, create_user
 from recstore.devstack.demo import synthetic_voicemail
 from recstore.services import Services
@@ -81,12 +81,10 @@ def upload_headers(secret: str, customer_id: UUID | str, body: bytes, *,
                    body_sha256: str | None = None, **extra: str) -> dict[str, str]:
     """Signed upload (v2) headers; `extra` metadata headers are signed too. A streamed body
     passes its `body_sha256` (and any `body`)."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    digest = body_sha256 or hashlib.sha256(body).hexdigest()
-    headers = {"Content-Type": content_type, **extra}
-    signature = sign(secret, ts, UUID(str(customer_id)), digest, headers)
-    return {**headers, "X-Recstore-Timestamp": str(ts), "X-Recstore-Content-SHA256": digest,
-            "X-Recstore-Signature": signature}
+    return signed_headers(secret, UUID(str(customer_id)),
+                          body_sha256=body_sha256 or hashlib.sha256(body).hexdigest(),
+                          timestamp=int(time.time()) if timestamp is None else timestamp,
+                          headers={"Content-Type": content_type, **extra})
 
 
 async def upload(client: Any, tenant: Tenant, body: bytes, **extra: str) -> Any:

@@ -128,7 +128,9 @@ async def test_no_personal_data_or_secret_in_logs_metrics_or_error_bodies(
                 "X-Recstore-Caller": UPLOAD_CALLER, "X-Recstore-Caller-Name": UPLOAD_CALLER_NAME,
                 "X-Recstore-Callee": UPLOAD_CALLEE}
     now = int(datetime.now(UTC).timestamp())
-    headers = signed_headers(customer.webhook_secret, cid, audio, timestamp=now, headers=metadata)
+    headers = signed_headers(customer.webhook_secret, cid,
+                             body_sha256=hashlib.sha256(audio).hexdigest(), timestamp=now,
+                             headers=metadata)
     response, body = await keep(await client.post(f"/webhooks/upload/{cid}", data=audio,
                                                   headers=headers))
     assert response.status == 201, body
@@ -138,7 +140,8 @@ async def test_no_personal_data_or_secret_in_logs_metrics_or_error_bodies(
                                          headers=forged)))[0].status == 401
     assert (await keep(await client.post(f"/webhooks/upload/{cid}", data=b"not audio",
                                          headers=signed_headers(
-                                             customer.webhook_secret, cid, b"not audio",
+                                             customer.webhook_secret, cid,
+                                             body_sha256=hashlib.sha256(b"not audio").hexdigest(),
                                              timestamp=now, headers={
                                                  **metadata, "Idempotency-Key": "vm-planted-2"}))
                                          ))[0].status >= 400

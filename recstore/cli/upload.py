@@ -60,7 +60,7 @@ def _target(args: argparse.Namespace) -> tuple[str, ssl.SSLContext | None]:
 
 def upload_request_headers(args: argparse.Namespace, secret: str, body_sha256: str
                            ) -> dict[str, str]:
-    from ingest.upload_signature import sign
+    from ingest.upload_signature import signed_headers
 
     content_type = args.content_type or mimetypes.guess_type(args.file.name)[0] or ""
     if not content_type.startswith("audio/"):
@@ -68,11 +68,8 @@ def upload_request_headers(args: argparse.Namespace, secret: str, body_sha256: s
     headers = {"Content-Type": content_type}
     headers.update({name: getattr(args, attr) for attr, name in _METADATA
                     if getattr(args, attr)})
-    timestamp = int(time.time())
-    signature = sign(secret, timestamp, parse_id(args.customer, "customer"), body_sha256,
-                     headers)
-    return {**headers, "X-Recstore-Timestamp": str(timestamp),
-            "X-Recstore-Content-SHA256": body_sha256, "X-Recstore-Signature": signature}
+    return signed_headers(secret, parse_id(args.customer, "customer"), body_sha256=body_sha256,
+                          timestamp=int(time.time()), headers=headers)
 
 
 async def _webhook_secret(args: argparse.Namespace) -> str:
