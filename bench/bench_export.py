@@ -25,9 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import bench_settings, free_port, serve, silent_wav
+from benchstack import bench_settings, customer_with_admin, free_port, serve, silent_wav
 
-from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
 from recstore.devstack.stack import EmbeddedStack
 from recstore.recordings.store import IncomingRecording, store_recording
@@ -101,13 +100,7 @@ async def run(levels: list[int]) -> None:
         await prepare_storage(settings)
         port = free_port()
         async with open_services(settings) as svc:
-            async with svc.pool.acquire() as conn:
-                created = await create_customer(conn, svc.keys, name="Bench AB",
-                                                email="bench@bench.example")
-                admin = await create_user(conn, customer_id=created.customer_id,
-                                          email="admin@bench.example",
-                                          password="bench password 123", role="customer_admin")
-            token = svc.tokens.issue(admin, "customer_admin", created.customer_id)
+            created, admin, token = await customer_with_admin(svc, "Bench AB", "bench")
             server = await serve(settings, port)
             try:
                 url = f"http://127.0.0.1:{port}"

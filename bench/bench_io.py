@@ -30,10 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp
 import psutil
-from benchstack import METRICS_HEADERS, bench_settings, free_port, serve, silent_wav, wav_header
+from benchstack import (
+    METRICS_HEADERS,
+    bench_settings,
+    customer_with_admin,
+    free_port,
+    serve,
+    silent_wav,
+    wav_header,
+)
 
 from ingest.upload_signature import signed_headers
-from recstore.accounts.customers import create_customer, create_user
 from recstore.bootstrap import prepare_storage
 from recstore.devstack.stack import EmbeddedStack
 from recstore.recordings.store import IncomingRecording, store_recording
@@ -125,22 +132,10 @@ async def run(rounds: int, big: int) -> dict[str, Any]:
         settings = bench_settings(info, Path(tmp), max_upload_bytes=big * MiB + MiB)
         await prepare_storage(settings)
         async with open_services(settings) as svc:
-            async with svc.pool.acquire() as conn:
-                one = await create_customer(conn, svc.keys, name="Bench AB",
-                                            email="bench@bench.example")
-                user = await create_user(conn, customer_id=one.customer_id,
-                                         email="admin@bench.example",
-                                         password="bench password 123", role="customer_admin")
-                two = await create_customer(conn, svc.keys, name="Export AB",
-                                            email="export@bench.example")
-                exporter = await create_user(conn, customer_id=two.customer_id,
-                                             email="admin@export.example",
-                                             password="bench password 123",
-                                             role="customer_admin")
-            token = {"Authorization": "Bearer "
-                     + svc.tokens.issue(user, "customer_admin", one.customer_id)}
-            export_token = {"Authorization": "Bearer "
-                            + svc.tokens.issue(exporter, "customer_admin", two.customer_id)}
+            one, _, one_token = await customer_with_admin(svc, "Bench AB", "bench")
+            two, _, two_token = await customer_with_admin(svc, "Export AB", "export")
+            token = {"Authorization": f"Bearer {one_token}"}
+            export_token = {"Authorization": f"Bearer {two_token}"}
             print("seeding recordings", file=sys.stderr, flush=True)
             downloads = {32: await seed(svc, one.customer_id, 32 * MiB, 1),
                          big: await seed(svc, one.customer_id, big * MiB, 2)}

@@ -9,13 +9,16 @@ import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import aiohttp
 
 from crypto import MasterKeyring
+from recstore.accounts.customers import CreatedCustomer, create_customer, create_user
 from recstore.auth.tokens import generate_private_key_file
 from recstore.custody.staff_key import generate_staff_key_file
 from recstore.devstack.stack import StackInfo
+from recstore.services import Services
 from recstore.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +45,17 @@ def bench_settings(info: StackInfo, work: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+async def customer_with_admin(svc: Services, name: str, slug: str
+                              ) -> tuple[CreatedCustomer, UUID, str]:
+    """A bench customer, its admin's user id and a token of that admin."""
+    async with svc.pool.acquire() as conn:
+        created = await create_customer(conn, svc.keys, name=name, email=f"{slug}@bench.example")
+        admin = await create_user(conn, customer_id=created.customer_id,
+                                  email=f"admin@{slug}.example", password="bench password 123",
+                                  role="customer_admin")
+    return created, admin, svc.tokens.issue(admin, "customer_admin", created.customer_id)
 
 
 def free_port() -> int:
