@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import struct
 import time
+import wave
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -74,6 +77,18 @@ async def make_staff(svc: Services, email: str = "support@recstore.example") -> 
 
 def wav(seconds: float = 1.0, frequency: float = 440.0) -> bytes:
     return synthetic_voicemail(seconds, frequency)
+
+
+def big_wav(seconds: int) -> bytes:
+    """44.1 kHz stereo, so a few seconds outgrow every socket buffer between the two ends."""
+    frames = b"".join(struct.pack("<hh", int(9000 * math.sin(i / 20)), 0) for i in range(4410))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes(frames * 10 * seconds)
+    return out.getvalue()
 
 
 def upload_headers(secret: str, customer_id: UUID | str, body: bytes, *,

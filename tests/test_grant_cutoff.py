@@ -5,33 +5,19 @@ raw socket against the real stack."""
 from __future__ import annotations
 
 import asyncio
-import io
-import math
 import socket
-import struct
 import time
-import wave
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rawhttp import request_head
 
-from factories import audit_actions, make_staff, make_tenant, token_headers, upload
+from factories import audit_actions, big_wav, make_staff, make_tenant, token_headers, upload
 from recstore.services import Services
 
 PIECE = 256 * 1024
 RCVBUF = 32 * 1024
 
-
-def _big_wav(seconds: int) -> bytes:
-    frames = b"".join(struct.pack("<hh", int(9000 * math.sin(i / 20)), 0) for i in range(4410))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(44100)
-        w.writeframes(frames * 10 * seconds)
-    return out.getvalue()
 
 
 async def _slow_download(client: Any, path: str, headers: dict[str, str],
@@ -71,7 +57,7 @@ async def _slow_download(client: Any, path: str, headers: dict[str, str],
 async def test_a_slow_reader_gets_at_most_about_a_piece_after_the_revoke(
         client: Any, services: Services) -> None:
     tenant = await make_tenant(services)
-    body = _big_wav(40)  # ~7 MB
+    body = big_wav(40)  # ~7 MB
     recording_id = (await (await upload(client, tenant, body)).json())["id"]
     admin = token_headers(services, tenant.admin_id, "customer_admin", tenant.customer_id)
     staff = await make_staff(services)
@@ -97,7 +83,7 @@ async def test_a_slow_reader_gets_at_most_about_a_piece_after_the_revoke(
 async def test_an_expiring_grant_cuts_a_slow_download_too(
         client: Any, services: Services) -> None:
     tenant = await make_tenant(services)
-    body = _big_wav(40)
+    body = big_wav(40)
     recording_id = (await (await upload(client, tenant, body)).json())["id"]
     admin = token_headers(services, tenant.admin_id, "customer_admin", tenant.customer_id)
     staff = await make_staff(services)

@@ -3,10 +3,6 @@ download in progress cut off by revocation."""
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,7 +10,7 @@ from uuid import UUID
 import aiohttp
 import pytest
 
-from factories import Tenant, audit_actions, make_staff, make_tenant, token_headers, upload, wav
+from factories import Tenant, audit_actions, big_wav, make_staff, make_tenant, token_headers, upload, wav
 from recstore.consent import grants
 from recstore.recordings.read import choose_slice, decrypt_audio
 from recstore.services import Services
@@ -165,17 +161,6 @@ async def test_grant_list_pages_newest_first(client: Any, services: Services,
     assert (await client.get("/api/v1/grants?cursor=garbage", headers=admin)).status == 422
 
 
-def _big_wav(seconds: int) -> bytes:
-    """44.1 kHz stereo, so a few seconds outgrow every socket buffer between the two ends."""
-    frames = b"".join(struct.pack("<hh", int(9000 * math.sin(i / 20)), 0) for i in range(4410))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(44100)
-        w.writeframes(frames * 10 * seconds)
-    return out.getvalue()
-
 
 async def test_revocation_stops_the_stream_at_the_next_piece(
         client: Any, services: Services) -> None:
@@ -207,7 +192,7 @@ async def test_revocation_stops_the_stream_at_the_next_piece(
 async def test_a_download_in_progress_is_cut_off_when_the_grant_is_revoked(
         client: Any, services: Services) -> None:
     tenant = await make_tenant(services)
-    body = _big_wav(60)  # ~10 MB: the server is still writing when the client pauses
+    body = big_wav(60)  # ~10 MB: the server is still writing when the client pauses
     response = await upload(client, tenant, body)
     assert response.status == 201, await response.text()
     recording_id = (await response.json())["id"]
